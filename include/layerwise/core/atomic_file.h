@@ -1,0 +1,15 @@
+// Writing result files so that a failure never leaves a half-written file behind.
+#pragma once
+
+#include <string>
+
+namespace layerwise {
+
+/// Writes `contents` to `path` through a temporary file in the same folder, then renames it into
+/// place. Throws layerwise::Error naming the path when the folder is missing or the write fails.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+/// Reads a whole file; throws layerwise::Error naming the path if it cannot be opened.
+std::string read_file(const std::string& path);
+
+}  // namespace layerwise

@@ -1,0 +1,42 @@
+// Errors: the one exception type for bad input, and the check macro that throws it.
+//
+// Library code throws layerwise::Error with a message that names the file, tensor or flag at fault and
+// what was expected. The CLI catches it at the top, prints the message on one line and exits with 2.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace layerwise {
+
+/// Bad input or bad usage: something the user can fix. The message is one line, ready to print.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+namespace detail {
+inline void append_all(std::ostringstream&) {}
+template <typename T, typename... Rest>
+void append_all(std::ostringstream& out, const T& first, const Rest&... rest) {
+  out << first;
+  append_all(out, rest...);
+}
+}  // namespace detail
+
+/// Concatenates the arguments with operator<< into one string.
+template <typename... Parts>
+std::string str_cat(const Parts&... parts) {
+  std::ostringstream out;
+  detail::append_all(out, parts...);
+  return out.str();
+}
+
+}  // namespace layerwise
+
+/// LW_CHECK(cond, "part", value, "part"...): throws layerwise::Error with the parts concatenated.
+#define LW_CHECK(cond, ...)                                   \
+  do {                                                        \
+    if (!(cond)) throw ::layerwise::Error(::layerwise::str_cat(__VA_ARGS__)); \
+  } while (false)

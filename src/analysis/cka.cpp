@@ -1,0 +1,193 @@
+#include "layerwise/analysis/cka.h"
+
+#include <algorithm>
+
+#include "layerwise/core/error.h"
+
+namespace layerwise::analysis {
+
+namespace {
+
+// Refuses a layer whose self-similarity term is not positive (constant over the samples).
+// One host synchronization for the whole vector.
+void check_positive(const torch::Tensor& self_terms, const std::string& what) {
+  const auto values = self_terms.cpu();
+  const auto* v = values.data_ptr<double>();
+  for (int64_t l = 0; l < values.numel(); ++l)
+    LW_CHECK(v[l] > 0, what, " layer ", l,
+             " is constant over the samples (no variance after centering): CKA is undefined");
+}
+
+// numerator / sqrt(self_a (x) self_b), the normalization every CKA form shares.
+torch::Tensor normalize(const torch::Tensor& numerator, const torch::Tensor& self_a,
+                        const torch::Tensor& self_b) {
+  check_positive(self_a, "A");
+  check_positive(self_b, "B");
+  return numerator / torch::outer(self_a, self_b).sqrt();  // (La, Lb)
+}
+
+// Unbiased HSIC times n (n - 3), from the linear statistics (Song et al. 2012, with centered
+// features, where 1^T K = 0): tr(KL) - n/(n-2) r_K.r_L + |X|^2 |Y|^2 / ((n-1)(n-2)).
+torch::Tensor debiased_term(const torch::Tensor& cross, const torch::Tensor& row_dot,
+                            const torch::Tensor& sq_norm_product, double n) {
+  return cross - n / (n - 2) * row_dot + sq_norm_product / ((n - 1) * (n - 2));
+}
+
+// Numpy-style median (the mean of the two middle values for an even count) of a flat tensor.
+torch::Tensor median_of(const torch::Tensor& flat) {
+  const auto sorted = std::get<0>(flat.sort());
+  const int64_t count = sorted.numel();
+  if (count % 2 == 1) return sorted[count / 2].to(torch::kFloat64);
+  return (sorted[count / 2 - 1].to(torch::kFloat64) + sorted[count / 2].to(torch::kFloat64)) / 2;
+}
+
+// Squared distances between the rows of x_rows (t, D) and x (N, D), given their squared norms.
+torch::Tensor squared_distances(const torch::Tensor& x_rows, const torch::Tensor& norms_rows,
+                                const torch::Tensor& x, const torch::Tensor& norms) {
+  auto d2 = torch::addmm(norms.unsqueeze(0), x_rows, x.t(), /*beta=*/1, /*alpha=*/-2);  // (t, N)
+  d2.add_(norms_rows.unsqueeze(1)).clamp_min_(0);
+  return d2;
+}
+
+}  // namespace
+
+torch::Tensor cka_linear(const LinearStats& stats) {
+  return normalize(stats.cross, stats.self_a, stats.self_b);
+}
+
+torch::Tensor cka_linear(const Layers& a, const Layers& b) { return cka_linear(linear_stats(a, b)); }
+
+torch::Tensor cka_debiased(const LinearStats& stats) {
+  const double n = static_cast<double>(stats.n_samples);
+  LW_CHECK(stats.n_samples > 3, "debiased CKA needs more than 3 samples, got ", stats.n_samples);
+  const auto cross = debiased_term(stats.cross, stats.row_dot,
+                                   torch::outer(stats.sq_norm_a, stats.sq_norm_b), n);
+  const auto self_a = debiased_term(stats.self_a, stats.self_row_a, stats.sq_norm_a.pow(2), n);
+  const auto self_b = debiased_term(stats.self_b, stats.self_row_b, stats.sq_norm_b.pow(2), n);
+  return normalize(cross, self_a, self_b);
+}
+
+torch::Tensor cka_debiased(const Layers& a, const Layers& b) {
+  check_layer_pair(a, b);
+  LW_CHECK(a.front().size(0) > 3, "debiased CKA needs more than 3 samples, got ",
+           a.front().size(0));
+  return cka_debiased(linear_stats(a, b));
+}
+
+torch::Tensor rbf_sigma2(const torch::Tensor& x, const RbfOptions& options) {
+  LW_CHECK(options.threshold > 0, "RBF threshold must be positive, got ", options.threshold);
+  LW_CHECK(options.median_samples >= 2, "RBF median_samples must be at least 2, got ",
+           options.median_samples);
+  const int64_t n = x.size(0);
+  const int64_t m = std::min(n, options.median_samples);
+  auto rows = x.to(compute_dtype(x));
+  if (m < n) {
+    const auto index = torch::arange(m, torch::TensorOptions(torch::kLong).device(x.device()))
+                           .mul(n)
+                           .div(m, "floor");  // (m) evenly spaced rows
+    rows = rows.index_select(0, index);       // (m, D)
+  }
+  const auto norms = rows.pow(2).sum(1);                                    // (m)
+  const auto d2 = squared_distances(rows, norms, rows, norms);              // (m, m)
+  return median_of(d2.reshape({-1})) * (options.threshold * options.threshold);
+}
+
+torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& options) {
+  check_layer_pair(a, b);
+  const bool same = same_layers(a, b);
+  Layers all;  // a's layers, then b's unless it is the same list
+  for (const auto& x : a) all.push_back(x.to(compute_dtype(x)));
+  if (!same)
+    for (const auto& x : b) all.push_back(x.to(compute_dtype(x)));
+  const int64_t n = a.front().size(0);
+  const int64_t n_layers = static_cast<int64_t>(all.size());
+  const auto dtype = all.front().scalar_type();
+  const auto device = all.front().device();
+
+  std::vector<torch::Tensor> norms, gammas;  // (N) each; scalars 1 / (2 sigma^2)
+  for (const auto& x : all) {
+    norms.push_back(x.pow(2).sum(1));
+    gammas.push_back((0.5 / rbf_sigma2(x, options)).to(dtype));
+  }
+  int64_t tile = options.tile_rows;
+  if (tile <= 0) tile = std::max<int64_t>(1, (int64_t{1} << 28) / (n_layers * n));  // ~1 GiB f32
+  tile = std::min(tile, n);
+
+  auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
+  auto products = torch::zeros({n_layers, n_layers}, f64);  // sum_ij K_ij L_ij
+  auto row_sums = torch::zeros({n_layers, n}, f64);         // K 1
+  auto kernels = torch::empty({n_layers, tile, n}, torch::TensorOptions(dtype).device(device));
+  for (int64_t start = 0; start < n; start += tile) {
+    const int64_t rows = std::min(tile, n - start);
+    auto block = kernels.narrow(1, 0, rows);  // (L, rows, N)
+    for (int64_t l = 0; l < n_layers; ++l) {
+      auto d2 = squared_distances(all[l].narrow(0, start, rows), norms[l].narrow(0, start, rows),
+                                  all[l], norms[l]);  // (rows, N)
+      block[l].copy_(d2.mul_(-gammas[l]).exp_());
+    }
+    const auto flat = block.reshape({n_layers, rows * n});                   // (L, rows * N)
+    products += torch::mm(flat, flat.t()).to(torch::kFloat64);                // (L, L)
+    row_sums.narrow(1, start, rows).copy_(block.sum(2, false, torch::kFloat64));
+  }
+  // <HKH, HLH> = <K, L> - 2/n (K1).(L1) + (1'K1)(1'L1)/n^2
+  const auto totals = row_sums.sum(1);  // (L)
+  const double nd = static_cast<double>(n);
+  const auto centered = products - 2.0 / nd * torch::mm(row_sums, row_sums.t()) +
+                        torch::outer(totals, totals) / (nd * nd);  // (L, L)
+  const int64_t la = static_cast<int64_t>(a.size());
+  const auto diag = centered.diagonal();
+  if (same) return normalize(centered, diag, diag);
+  return normalize(centered.narrow(0, 0, la).narrow(1, la, n_layers - la), diag.narrow(0, 0, la),
+                   diag.narrow(0, la, n_layers - la));
+}
+
+torch::Tensor unbiased_hsic_matrix(const Layers& layers) {
+  const int64_t n = layers.front().size(0);
+  LW_CHECK(n > 3, "unbiased HSIC needs more than 3 samples per batch, got ", n);
+  const double nd = static_cast<double>(n);
+  std::vector<torch::Tensor> flat;
+  for (const auto& layer : layers) {
+    const auto x = layer.to(compute_dtype(layer));
+    auto gram = torch::mm(x, x.t());  // (n, n)
+    gram.fill_diagonal_(0);
+    const auto row = gram.sum(1, false, torch::kFloat64);  // (n)
+    const auto total = row.sum();
+    // U-centering: subtract row and column means over n-2, add the grand mean over (n-1)(n-2).
+    auto u = gram.to(torch::kFloat64) - row.unsqueeze(1) / (nd - 2) - row.unsqueeze(0) / (nd - 2) +
+             total / ((nd - 1) * (nd - 2));  // (n, n)
+    u.fill_diagonal_(0);
+    flat.push_back(u.to(x.scalar_type()).reshape({-1}));
+  }
+  const auto stacked = torch::stack(flat);  // (L, n*n)
+  return torch::mm(stacked, stacked.t()).to(torch::kFloat64) / (nd * (nd - 3));  // (L, L)
+}
+
+void MinibatchCka::update(const Layers& a, const Layers& b) {
+  check_layer_pair(a, b);
+  const bool same = same_layers(a, b);
+  Layers all(a.begin(), a.end());
+  if (!same) all.insert(all.end(), b.begin(), b.end());
+  const auto hsic = unbiased_hsic_matrix(all);
+  if (!hsic_.defined()) {
+    hsic_ = hsic;
+    n_layers_a_ = static_cast<int64_t>(a.size());
+    same_ = same;
+  } else {
+    LW_CHECK(same == same_ && hsic.size(0) == hsic_.size(0) &&
+                 static_cast<int64_t>(a.size()) == n_layers_a_,
+             "minibatch CKA: every batch must hold the same layers as the first");
+    hsic_ += hsic.to(hsic_.device());
+  }
+  n_samples_ += a.front().size(0);
+}
+
+torch::Tensor MinibatchCka::result() const {
+  LW_CHECK(hsic_.defined(), "minibatch CKA: no batch was added");
+  const auto diag = hsic_.diagonal();
+  if (same_) return normalize(hsic_, diag, diag);
+  const int64_t total = hsic_.size(0);
+  return normalize(hsic_.narrow(0, 0, n_layers_a_).narrow(1, n_layers_a_, total - n_layers_a_),
+                   diag.narrow(0, 0, n_layers_a_), diag.narrow(0, n_layers_a_, total - n_layers_a_));
+}
+
+}  // namespace layerwise::analysis

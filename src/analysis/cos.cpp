@@ -1,0 +1,56 @@
+#include "layerwise/analysis/cos.h"
+
+#include "layerwise/core/error.h"
+
+namespace layerwise::analysis {
+
+namespace {
+
+// Rows scaled to unit norm; zero rows stay zero. Norms accumulate in float64.
+torch::Tensor unit_rows(const torch::Tensor& x) {
+  const auto dtype = compute_dtype(x);
+  const auto norms = x.to(torch::kFloat64).norm(2, {1}, /*keepdim=*/true);  // (N, 1)
+  const auto inverse = torch::where(norms > 0, 1.0 / norms, torch::zeros_like(norms));
+  return x.to(dtype) * inverse.to(dtype);  // (N, D)
+}
+
+// (N, L, D): the unit-row layers stacked along a new layer axis.
+torch::Tensor stack_unit_rows(const Layers& layers) {
+  std::vector<torch::Tensor> units;
+  units.reserve(layers.size());
+  for (const auto& x : layers) units.push_back(unit_rows(x));
+  return torch::stack(units, 1);
+}
+
+void check_equal_width(const Layers& a, const Layers& b) {
+  const int64_t d = a.front().size(1);
+  for (size_t l = 0; l < a.size(); ++l)
+    LW_CHECK(a[l].size(1) == d, "cos needs one width for all layers: A layer ", l, " has D=",
+             a[l].size(1), " but A layer 0 has D=", d);
+  for (size_t l = 0; l < b.size(); ++l)
+    LW_CHECK(b[l].size(1) == d, "cos needs one width for all layers: B layer ", l, " has D=",
+             b[l].size(1), " but A layer 0 has D=", d);
+}
+
+}  // namespace
+
+torch::Tensor cos_per_sample(const torch::Tensor& x, const torch::Tensor& y) {
+  check_layer_pair({x}, {y});
+  check_equal_width({x}, {y});
+  return (unit_rows(x) * unit_rows(y)).sum(1);  // (N)
+}
+
+torch::Tensor cos_per_sample_matrix(const Layers& a, const Layers& b) {
+  check_layer_pair(a, b);
+  check_equal_width(a, b);
+  const auto units_a = stack_unit_rows(a);                                            // (N, La, D)
+  const auto units_b = same_layers(a, b) ? units_a : stack_unit_rows(b);             // (N, Lb, D)
+  return torch::bmm(units_a, units_b.transpose(1, 2));                               // (N, La, Lb)
+}
+
+torch::Tensor cos(const Layers& a, const Layers& b) {
+  return cos_per_sample_matrix(a, b).sum(0, /*keepdim=*/false, torch::kFloat64) /
+         static_cast<double>(a.front().size(0));  // (La, Lb)
+}
+
+}  // namespace layerwise::analysis

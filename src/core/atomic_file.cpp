@@ -1,0 +1,42 @@
+#include "layerwise/core/atomic_file.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "layerwise/core/error.h"
+
+namespace layerwise {
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  const std::string tmp = str_cat(path, ".tmp.", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    LW_CHECK(out, "cannot write '", path, "': ", std::strerror(errno));
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error(str_cat("writing '", path, "' failed (disk full?)"));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw Error(str_cat("cannot move '", tmp, "' to '", path, "': ", reason));
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  LW_CHECK(in, "cannot open '", path, "': ", std::strerror(errno));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace layerwise
