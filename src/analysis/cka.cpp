@@ -1,6 +1,7 @@
 #include "layerwise/analysis/cka.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "layerwise/core/error.h"
 
@@ -33,20 +34,42 @@ torch::Tensor debiased_term(const torch::Tensor& cross, const torch::Tensor& row
   return cross - n / (n - 2) * row_dot + sq_norm_product / ((n - 1) * (n - 2));
 }
 
-// Numpy-style median (the mean of the two middle values for an even count) of a flat tensor.
-torch::Tensor median_of(const torch::Tensor& flat) {
-  const auto sorted = std::get<0>(flat.sort());
-  const int64_t count = sorted.numel();
-  if (count % 2 == 1) return sorted[count / 2].to(torch::kFloat64);
-  return (sorted[count / 2 - 1].to(torch::kFloat64) + sorted[count / 2].to(torch::kFloat64)) / 2;
+// The median of the N x N matrix of squared distances d2 (zero diagonal), numpy-style (the mean of
+// the two middle values for an even count), read off its strict upper triangle: in sorted order the
+// full matrix holds the N diagonal zeros, then every off-diagonal value twice.
+torch::Tensor median_of_distances(const torch::Tensor& d2) {
+  const int64_t n = d2.size(0);
+  const auto index = torch::triu_indices(n, n, 1, torch::TensorOptions(torch::kLong).device(d2.device()));
+  const auto upper = d2.index({index[0], index[1]});  // (N (N-1) / 2)
+  const auto value_at = [&](int64_t position) {  // 0-based position in the sorted full matrix
+    if (position < n) return torch::zeros({}, d2.options().dtype(torch::kFloat64));
+    return std::get<0>(upper.kthvalue((position - n) / 2 + 1)).to(torch::kFloat64);
+  };
+  const int64_t count = n * n;
+  if (count % 2 == 1) return value_at(count / 2);
+  return (value_at(count / 2 - 1) + value_at(count / 2)) / 2;
 }
 
-// Squared distances between the rows of x_rows (t, D) and x (N, D), given their squared norms.
-torch::Tensor squared_distances(const torch::Tensor& x_rows, const torch::Tensor& norms_rows,
-                                const torch::Tensor& x, const torch::Tensor& norms) {
-  auto d2 = torch::addmm(norms.unsqueeze(0), x_rows, x.t(), /*beta=*/1, /*alpha=*/-2);  // (t, N)
-  d2.add_(norms_rows.unsqueeze(1)).clamp_min_(0);
-  return d2;
+// Squared distances between the rows of x (N, D), given their squared norms: (N, N).
+torch::Tensor squared_distances(const torch::Tensor& x, const torch::Tensor& norms) {
+  auto d2 = torch::addmm(norms.unsqueeze(0), x, x.t(), /*beta=*/1, /*alpha=*/-2);  // (N, N)
+  return d2.add_(norms.unsqueeze(1)).clamp_min_(0);
+}
+
+// The RBF kernel exponent -gamma |x_i - x_j|^2 = 2 gamma x_i.x_j - gamma r_i - gamma r_j as one
+// matrix product of augmented rows: left_i = [sqrt(2 gamma) x_i, -gamma r_i, 1] and
+// right_j = [sqrt(2 gamma) x_j, 1, -gamma r_j]. One product then writes the exponent: no separate
+// passes to add the norms and scale. x is centered first, which keeps r small (the kernel does not
+// change: distances are translation invariant).
+std::pair<torch::Tensor, torch::Tensor> augmented_rows(const torch::Tensor& centered,
+                                                       const torch::Tensor& gamma) {
+  const auto dtype = centered.scalar_type();
+  const auto g = gamma.to(dtype);
+  const auto norms = centered.pow(2).sum(1, /*keepdim=*/true);  // (N, 1)
+  const auto scaled = centered * (2 * g).sqrt();                // (N, D)
+  const auto ones = torch::ones_like(norms);
+  const auto minus = -g * norms;                                 // (N, 1)
+  return {torch::cat({scaled, minus, ones}, 1), torch::cat({scaled, ones, minus}, 1)};  // (N, D+2)
 }
 
 }  // namespace
@@ -87,47 +110,53 @@ torch::Tensor rbf_sigma2(const torch::Tensor& x, const RbfOptions& options) {
                            .div(m, "floor");  // (m) evenly spaced rows
     rows = rows.index_select(0, index);       // (m, D)
   }
-  const auto norms = rows.pow(2).sum(1);                                    // (m)
-  const auto d2 = squared_distances(rows, norms, rows, norms);              // (m, m)
-  return median_of(d2.reshape({-1})) * (options.threshold * options.threshold);
+  rows = center_columns(rows);
+  const auto d2 = squared_distances(rows, rows.pow(2).sum(1));  // (m, m)
+  return median_of_distances(d2) * (options.threshold * options.threshold);
 }
 
 torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& options) {
   check_layer_pair(a, b);
   const bool same = same_layers(a, b);
-  Layers all;  // a's layers, then b's unless it is the same list
-  for (const auto& x : a) all.push_back(x.to(compute_dtype(x)));
+  Layers all = center_layers(a);  // a's layers, then b's unless it is the same list
   if (!same)
-    for (const auto& x : b) all.push_back(x.to(compute_dtype(x)));
+    for (const auto& x : center_layers(b)) all.push_back(x);
   const int64_t n = a.front().size(0);
   const int64_t n_layers = static_cast<int64_t>(all.size());
-  const auto dtype = all.front().scalar_type();
   const auto device = all.front().device();
 
-  std::vector<torch::Tensor> norms, gammas;  // (N) each; scalars 1 / (2 sigma^2)
+  std::vector<torch::Tensor> left, right;  // (N, D_l + 2) each, see augmented_rows
   for (const auto& x : all) {
-    norms.push_back(x.pow(2).sum(1));
-    gammas.push_back((0.5 / rbf_sigma2(x, options)).to(dtype));
+    const auto sigma2 = rbf_sigma2(x, options);
+    const auto rows = augmented_rows(x, 0.5 / sigma2);
+    left.push_back(rows.first);
+    right.push_back(rows.second);
   }
   int64_t tile = options.tile_rows;
-  if (tile <= 0) tile = std::max<int64_t>(1, (int64_t{1} << 28) / (n_layers * n));  // ~1 GiB f32
-  tile = std::min(tile, n);
+  if (tile <= 0) tile = std::max<int64_t>(64, static_cast<int64_t>(std::sqrt((1 << 28) / n_layers)));
+  tile = std::min(tile, n);  // default: L tiles of tile x tile float32 in about 1 GiB
 
-  auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
+  // Both kernels are symmetric, so <K, L> sums over the tiles (I, J) with J >= I, counting the
+  // tiles off the diagonal twice; each such tile adds its row sums to I and its column sums to J.
+  const auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
   auto products = torch::zeros({n_layers, n_layers}, f64);  // sum_ij K_ij L_ij
   auto row_sums = torch::zeros({n_layers, n}, f64);         // K 1
-  auto kernels = torch::empty({n_layers, tile, n}, torch::TensorOptions(dtype).device(device));
-  for (int64_t start = 0; start < n; start += tile) {
-    const int64_t rows = std::min(tile, n - start);
-    auto block = kernels.narrow(1, 0, rows);  // (L, rows, N)
-    for (int64_t l = 0; l < n_layers; ++l) {
-      auto d2 = squared_distances(all[l].narrow(0, start, rows), norms[l].narrow(0, start, rows),
-                                  all[l], norms[l]);  // (rows, N)
-      block[l].copy_(d2.mul_(-gammas[l]).exp_());
+  for (int64_t i0 = 0; i0 < n; i0 += tile) {
+    const int64_t rows = std::min(tile, n - i0);
+    for (int64_t j0 = i0; j0 < n; j0 += tile) {
+      const int64_t cols = std::min(tile, n - j0);
+      auto block = torch::empty({n_layers, rows, cols}, all.front().options());  // (L, rows, cols)
+      for (int64_t l = 0; l < n_layers; ++l) {
+        auto out = block[l];  // (rows, cols), contiguous
+        torch::mm_out(out, left[l].narrow(0, i0, rows), right[l].narrow(0, j0, cols).t());
+      }
+      block.exp_();
+      const auto flat = block.view({n_layers, rows * cols});  // (L, rows * cols)
+      const double weight = i0 == j0 ? 1.0 : 2.0;
+      products.add_(torch::mm(flat, flat.t()).to(torch::kFloat64), weight);
+      row_sums.narrow(1, i0, rows).add_(block.sum(2, false, torch::kFloat64));
+      if (i0 != j0) row_sums.narrow(1, j0, cols).add_(block.sum(1, false, torch::kFloat64));
     }
-    const auto flat = block.reshape({n_layers, rows * n});                   // (L, rows * N)
-    products += torch::mm(flat, flat.t()).to(torch::kFloat64);                // (L, L)
-    row_sums.narrow(1, start, rows).copy_(block.sum(2, false, torch::kFloat64));
   }
   // <HKH, HLH> = <K, L> - 2/n (K1).(L1) + (1'K1)(1'L1)/n^2
   const auto totals = row_sums.sum(1);  // (L)

@@ -1,0 +1,46 @@
+// Helpers shared by the test files.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "layerwise/core/error.h"
+
+namespace layerwise::testing {
+
+/// Absolute path of a file under tests/fixtures.
+inline std::string fixture(const std::string& name) {
+  return std::string(LAYERWISE_FIXTURES) + "/" + name;
+}
+
+/// A fresh, empty folder under the system's temporary folder.
+inline std::string temp_dir(const std::string& name) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("layerwise_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+  return path.string();
+}
+
+/// The message of the layerwise::Error that `body` throws; fails the test if none is thrown.
+template <typename Body>
+std::string error_message(Body&& body) {
+  try {
+    body();
+  } catch (const layerwise::Error& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "expected a layerwise::Error";
+  return "";
+}
+
+/// Max |a - b| of two tensors as a double.
+inline double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+}  // namespace layerwise::testing
