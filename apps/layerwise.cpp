@@ -10,6 +10,7 @@
 #include "layerwise/analysis/similarity_files.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/runtime.h"
 #include "layerwise/core/safetensors.h"
 #include "layerwise/core/version.h"
 #include "layerwise/data/example_activations.h"
@@ -214,8 +215,7 @@ int main(int argc, char** argv) {
     std::cerr << "layerwise: " << e.what() << " (see --help)\n";
     return 2;
   }
-  torch::set_num_threads(global.threads > 0 ? global.threads
-                                            : static_cast<int>(std::thread::hardware_concurrency()));
+  lw::configure_runtime(global.threads);
   try {
     if (app.got_subcommand("compare")) return run_compare(compare, global);
     if (app.got_subcommand("example")) return run_example(example, global);

@@ -31,7 +31,7 @@ Whitened whiten(const torch::Tensor& x) {
   // Shifting by the first sample before centering makes a constant column exactly zero (the mean of
   // equal values can be off by an ulp, which would leave a tiny noise direction that CCA, being
   // scale invariant, would count), and costs nothing in accuracy for the others.
-  x64 = center_columns(x64);  // (N, D)
+  x64 = center_columns(x64 - x64.slice(0, 0, 1));  // (N, D)
   auto [u, s, vh] = torch::linalg::svd(x64, /*full_matrices=*/false, c10::nullopt);
   const double eps = std::numeric_limits<double>::epsilon();
   if (s.numel() > 0) {

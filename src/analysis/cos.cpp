@@ -6,12 +6,12 @@ namespace layerwise::analysis {
 
 namespace {
 
-// Rows scaled to unit norm; zero rows stay zero. Norms accumulate in float64.
+// Rows scaled to unit norm; zero rows stay zero.
 torch::Tensor unit_rows(const torch::Tensor& x) {
-  const auto dtype = compute_dtype(x);
-  const auto norms = x.to(torch::kFloat64).norm(2, {1}, /*keepdim=*/true);  // (N, 1)
+  const auto y = x.to(compute_dtype(x));
+  const auto norms = y.norm(2, {1}, /*keepdim=*/true);  // (N, 1)
   const auto inverse = torch::where(norms > 0, 1.0 / norms, torch::zeros_like(norms));
-  return x.to(dtype) * inverse.to(dtype);  // (N, D)
+  return y * inverse;  // (N, D)
 }
 
 // (N, L, D): the unit-row layers stacked along a new layer axis.
@@ -20,6 +20,19 @@ torch::Tensor stack_unit_rows(const Layers& layers) {
   units.reserve(layers.size());
   for (const auto& x : layers) units.push_back(unit_rows(x));
   return torch::stack(units, 1);
+}
+
+// (L, N*D): each layer's unit rows, flattened, written in place into one buffer.
+torch::Tensor flat_unit_rows(const Layers& layers) {
+  const auto& first = layers.front();
+  auto units = torch::empty({static_cast<int64_t>(layers.size()), first.size(0), first.size(1)},
+                            first.options().dtype(compute_dtype(first)));  // (L, N, D)
+  for (size_t l = 0; l < layers.size(); ++l) {
+    auto unit = units[static_cast<int64_t>(l)].copy_(layers[l]);
+    // A zero row divided by the clamped norm stays zero: its cosine counts as 0.
+    unit.div_(unit.norm(2, {1}, /*keepdim=*/true).clamp_min_(1e-30));
+  }
+  return units.view({units.size(0), -1});
 }
 
 void check_equal_width(const Layers& a, const Layers& b) {
@@ -49,8 +62,14 @@ torch::Tensor cos_per_sample_matrix(const Layers& a, const Layers& b) {
 }
 
 torch::Tensor cos(const Layers& a, const Layers& b) {
-  return cos_per_sample_matrix(a, b).sum(0, /*keepdim=*/false, torch::kFloat64) /
-         static_cast<double>(a.front().size(0));  // (La, Lb)
+  check_layer_pair(a, b);
+  check_equal_width(a, b);
+  // The mean over samples of <u_i^a, u_i^b> is the Frobenius product of the unit-row layers over N:
+  // one (La, N*D) x (N*D, Lb) product gives every pair.
+  const int64_t n = a.front().size(0);
+  const auto flat_a = flat_unit_rows(a);                                    // (La, N*D)
+  const auto flat_b = same_layers(a, b) ? flat_a : flat_unit_rows(b);        // (Lb, N*D)
+  return torch::mm(flat_a, flat_b.t()).to(torch::kFloat64) / static_cast<double>(n);  // (La, Lb)
 }
 
 }  // namespace layerwise::analysis

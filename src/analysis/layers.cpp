@@ -1,5 +1,7 @@
 #include "layerwise/analysis/layers.h"
 
+#include <cmath>
+
 #include "layerwise/core/error.h"
 
 namespace layerwise::analysis {
@@ -7,18 +9,22 @@ namespace layerwise::analysis {
 namespace {
 
 // Finds the first non-finite entry of every layer with one host synchronization for the whole list.
+// A sum propagates NaN and Inf, so one reduction per layer (no temporary) screens it; only a layer
+// whose sum is not finite (or overflows) is searched for the sample at fault.
 void check_finite(const Layers& layers, const std::string& what) {
-  std::vector<torch::Tensor> bad_counts;  // each () int64
-  bad_counts.reserve(layers.size());
-  for (const auto& x : layers) bad_counts.push_back((~torch::isfinite(x)).sum());
-  const auto counts = torch::stack(bad_counts).cpu();  // (L)
-  const auto* count = counts.data_ptr<int64_t>();
+  std::vector<torch::Tensor> sums;  // each () float64
+  sums.reserve(layers.size());
+  for (const auto& x : layers) sums.push_back(x.sum().to(torch::kFloat64));
+  const auto screened = torch::stack(sums).cpu();  // (L)
+  const auto* sum = screened.data_ptr<double>();
   for (size_t l = 0; l < layers.size(); ++l) {
-    if (count[l] == 0) continue;
-    const auto rows = (~torch::isfinite(layers[l])).any(1).nonzero();  // (bad, 1)
-    const int64_t sample = rows[0][0].item<int64_t>();
-    throw Error(str_cat(what, " layer ", l, " has ", count[l], " NaN or Inf value(s), the first in sample ",
-                        sample));
+    if (std::isfinite(sum[l])) continue;
+    const auto bad = ~torch::isfinite(layers[l]);  // (N, D)
+    const int64_t count = bad.sum().item<int64_t>();
+    if (count == 0) continue;  // a finite layer whose float32 sum overflowed
+    const int64_t sample = bad.any(1).nonzero()[0][0].item<int64_t>();
+    throw Error(str_cat(what, " layer ", l, " has ", count,
+                        " NaN or Inf value(s), the first in sample ", sample));
   }
 }
 
@@ -66,11 +72,12 @@ torch::ScalarType compute_dtype(const torch::Tensor& x) {
 }
 
 torch::Tensor center_columns(const torch::Tensor& x) {
-  // The mean accumulates in float64 (a float32 sum over 50k rows loses digits); the subtraction
-  // then runs in the compute dtype, which costs no accuracy beyond rounding the mean once.
-  const auto dtype = compute_dtype(x);
-  const auto mean = x.sum(0, /*keepdim=*/true, torch::kFloat64).div_(x.size(0));  // (1, D)
-  return x.to(dtype) - mean.to(dtype);                                             // (N, D)
+  // Two passes: subtract the mean, then the mean of what is left. The second pass removes the
+  // rounding error of the first, which matters when a large common offset hides a small spread
+  // (the residual-stream case), without copying the layer to float64 (slow on CPU).
+  const auto y = x.to(compute_dtype(x));
+  auto centered = y - y.mean(0, /*keepdim=*/true);           // (N, D)
+  return centered.sub_(centered.mean(0, /*keepdim=*/true));  // (N, D)
 }
 
 }  // namespace layerwise::analysis

@@ -19,22 +19,23 @@ int64_t total(const std::vector<int64_t>& values) {
 }
 
 // (L, sum D) indicator: row l has ones over the columns of block l.
-torch::Tensor block_indicator(const std::vector<int64_t>& block_widths, const torch::Device& device) {
+torch::Tensor block_indicator(const std::vector<int64_t>& block_widths,
+                              const torch::TensorOptions& options) {
   auto indicator = torch::zeros({static_cast<int64_t>(block_widths.size()), total(block_widths)},
-                                torch::TensorOptions(torch::kFloat64));
+                                options.device(torch::kCPU));
   int64_t start = 0;
   for (size_t l = 0; l < block_widths.size(); ++l) {
     indicator[l].narrow(0, start, block_widths[l]).fill_(1.0);
     start += block_widths[l];
   }
-  return indicator.to(device);
+  return indicator.to(options.device());
 }
 
-// (N, L) float64: squared row norms of each centered layer.
+// (N, L) float64: squared row norms of each centered layer (summed over D in the compute dtype).
 torch::Tensor row_norms(const Layers& centered) {
   std::vector<torch::Tensor> columns;
-  for (const auto& x : centered) columns.push_back(x.pow(2).sum(1, false, torch::kFloat64));
-  return torch::stack(columns, 1);
+  for (const auto& x : centered) columns.push_back((x * x).sum(1));
+  return torch::stack(columns, 1).to(torch::kFloat64);
 }
 
 // |X^T X|_F^2 for each layer alone: (L) float64.
@@ -42,16 +43,36 @@ torch::Tensor self_cross(const Layers& centered) {
   std::vector<torch::Tensor> values;
   for (const auto& x : centered) {
     const auto product = x.size(0) < x.size(1) ? torch::mm(x, x.t()) : torch::mm(x.t(), x);
-    values.push_back(product.pow(2).sum(torch::kFloat64));
+    values.push_back(product.mul_(product).sum().to(torch::kFloat64));
   }
   return torch::stack(values);
 }
 
+// Within one model X^T X is symmetric: block row i needs only X_i^T [X_i ... X_L], half the work.
+torch::Tensor cross_feature_space_symmetric(const Layers& centered) {
+  const auto x = torch::cat(centered, 1);  // (N, sum D)
+  const auto all_widths = widths(centered);
+  const int64_t n_layers = static_cast<int64_t>(centered.size());
+  auto cross = torch::zeros({n_layers, n_layers},
+                            torch::TensorOptions(torch::kFloat64).device(x.device()));
+  int64_t start = 0;
+  for (int64_t i = 0; i < n_layers; ++i) {
+    const std::vector<int64_t> rest(all_widths.begin() + i, all_widths.end());
+    auto product = torch::mm(centered[i].t(), x.narrow(1, start, x.size(1) - start));  // (Di, rest)
+    const auto row = block_sums(product.mul_(product), {all_widths[i]}, rest);          // (1, L-i)
+    cross[i].narrow(0, i, n_layers - i).copy_(row[0]);
+    cross.narrow(0, i, n_layers - i).select(1, i).copy_(row[0]);
+    start += all_widths[i];
+  }
+  return cross;
+}
+
 torch::Tensor cross_feature_space(const Layers& ca, const Layers& cb, bool same) {
-  const auto xa = torch::cat(ca, 1);                           // (N, sum Da)
-  const auto xb = same ? xa : torch::cat(cb, 1);               // (N, sum Db)
-  const auto product = torch::mm(xa.t(), xb);                  // (sum Da, sum Db)
-  return block_sums(product.pow(2).to(torch::kFloat64), widths(ca), widths(cb));  // (La, Lb)
+  if (same) return cross_feature_space_symmetric(ca);
+  const auto xa = torch::cat(ca, 1);                 // (N, sum Da)
+  const auto xb = torch::cat(cb, 1);                 // (N, sum Db)
+  auto product = torch::mm(xa.t(), xb);              // (sum Da, sum Db)
+  return block_sums(product.mul_(product), widths(ca), widths(cb));  // (La, Lb)
 }
 
 // (L, N*N): each layer's Gram matrix, flattened.
@@ -71,9 +92,11 @@ torch::Tensor cross_gram_space(const Layers& ca, const Layers& cb, bool same) {
 
 torch::Tensor block_sums(const torch::Tensor& values, const std::vector<int64_t>& row_widths,
                          const std::vector<int64_t>& col_widths) {
-  const auto rows = block_indicator(row_widths, values.device());  // (La, sum Da)
-  const auto cols = block_indicator(col_widths, values.device());  // (Lb, sum Db)
-  return torch::mm(torch::mm(rows, values.to(torch::kFloat64)), cols.t());  // (La, Lb)
+  // Sums within a block run in the values' dtype (a float32 block of 768 x 768 sums to ~1e-7),
+  // the result is float64.
+  const auto rows = block_indicator(row_widths, values.options());  // (La, sum Da)
+  const auto cols = block_indicator(col_widths, values.options());  // (Lb, sum Db)
+  return torch::mm(torch::mm(rows, values), cols.t()).to(torch::kFloat64);  // (La, Lb)
 }
 
 Layers center_layers(const Layers& layers) {

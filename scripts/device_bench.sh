@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# On the GPU machine (PyTorch 2.x with CUDA, no package registry): builds layerwise against PyTorch's
+# LibTorch, runs the test suite (CUDA tests included), then the similarity benchmark side by side with
+# the PyTorch Python version. Results go to $OUT (default: out/).
+#
+# Header-only and test dependencies travel as Debian packages unpacked into .deps (see
+# docs/PERFORMANCE.md): apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev googletest,
+# then dpkg -x each into .deps/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-out}
+mkdir -p "$out"
+sizes=${SIZES:-1000,10000,50000}
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+cmake --build build-cuda -j"$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+echo "== tests"
+build-cuda/tests/layerwise_tests 2>&1 | tee "$out/tests.log" | grep -E "PASSED|FAILED|SKIPPED|Device" || true
+
+echo "== python reference self-test on cuda"
+python3 bench/similarity_reference.py --selftest --device cuda 2>&1 | tail -3
+
+echo "== engine, float32"
+build-cuda/bench/bench_similarity --device cuda --n "$sizes" --baseline-max-n 10000 --no-tf32 \
+  --json "$out/bench.jsonl" | tee "$out/bench_fp32.txt"
+echo "== engine, tf32"
+build-cuda/bench/bench_similarity --device cuda --n "$sizes" --baseline-max-n 0 --tf32 \
+  --json "$out/bench.jsonl" | tee "$out/bench_tf32.txt"
+echo "== pytorch python, float32 and tf32"
+python3 bench/similarity_reference.py --device cuda --n "$sizes" --layers 13 --width 768 \
+  --repeats 3 | tee -a "$out/bench.jsonl" | python3 bench/summarize.py --impl pytorch
+python3 bench/similarity_reference.py --device cuda --n "$sizes" --layers 13 --width 768 \
+  --repeats 3 --tf32 | tee -a "$out/bench.jsonl" | python3 bench/summarize.py --impl pytorch
+
+echo "== the CLI end to end on cuda"
+build-cuda/layerwise example --samples 20000 --tokens 4 --width 256 --layers 12 --out /tmp/acts.safetensors
+build-cuda/layerwise compare /tmp/acts.safetensors --metrics all --pool mean --device cuda --out "$out/compare_cuda"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything layerwise needs on a bare Debian 12 machine, then builds it. Idempotent.
+#
+#   scripts/setup.sh            packages + build (Release) into build/
+#   scripts/setup.sh --no-build packages only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build git
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-pthread    # without it LibTorch multiplies on the reference BLAS: 17x slower
+  libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
+  python3-numpy           # fixture generators and the Python cross-checks in the tests
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[[ "${1:-}" == "--no-build" ]] && exit 0
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+echo "setup: built build/layerwise"
