@@ -32,7 +32,7 @@ Whitened whiten(const torch::Tensor& x) {
   // equal values can be off by an ulp, which would leave a tiny noise direction that CCA, being
   // scale invariant, would count), and costs nothing in accuracy for the others.
   x64 = center_columns(x64 - x64.slice(0, 0, 1));  // (N, D)
-  auto [u, s, vh] = torch::linalg::svd(x64, /*full_matrices=*/false, c10::nullopt);
+  auto [u, s, vh] = torch::linalg_svd(x64, /*full_matrices=*/false, c10::nullopt);
   const double eps = std::numeric_limits<double>::epsilon();
   if (s.numel() > 0) {
     const auto tol = s.max() * static_cast<double>(std::max(w.n, w.d)) * eps;
@@ -95,12 +95,12 @@ void check_svcca_size(int64_t k, const Whitened& w, double variance, const char*
 /// Canonical correlations between two whitened bases: singular values of Ux^T Uy, clamped to [0,
 /// 1].
 torch::Tensor correlations(const torch::Tensor& ux, const torch::Tensor& uy) {
-  return torch::linalg::svdvals(ux.t().mm(uy), c10::nullopt).clamp(0.0, 1.0);  // (min(rx, ry))
+  return torch::linalg_svdvals(ux.t().mm(uy), c10::nullopt).clamp(0.0, 1.0);  // (min(rx, ry))
 }
 
 /// PWCCA for one pair: weights from x's canonical variates h_i = Ux P[:, i].
 torch::Tensor pwcca_pair(const Whitened& x, const Whitened& y) {
-  auto [p, rho, qh] = torch::linalg::svd(x.basis.t().mm(y.basis), /*full_matrices=*/false,
+  auto [p, rho, qh] = torch::linalg_svd(x.basis.t().mm(y.basis), /*full_matrices=*/false,
                                          c10::nullopt);  // p (rx, m), rho (m)
   // <h_i, x_j> = P[:, i]^T Ux^T X[:, j]: sum over x's features of |.| for each direction i.
   auto alpha = p.t().mm(x.loadings).abs().sum(1);  // (m)
