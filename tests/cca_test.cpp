@@ -117,8 +117,8 @@ std::string error_of(const std::function<void()>& f) {
 
 /// A random well-conditioned (d, d) matrix: Q1 diag(0.5 .. 2) Q2 with Q1, Q2 random orthogonal.
 torch::Tensor well_conditioned(int64_t d) {
-  auto q1 = std::get<0>(torch::linalg::qr(torch::randn({d, d}, torch::kFloat64), "reduced"));
-  auto q2 = std::get<0>(torch::linalg::qr(torch::randn({d, d}, torch::kFloat64), "reduced"));
+  auto q1 = std::get<0>(torch::linalg_qr(torch::randn({d, d}, torch::kFloat64), "reduced"));
+  auto q2 = std::get<0>(torch::linalg_qr(torch::randn({d, d}, torch::kFloat64), "reduced"));
   return q1.mm(torch::diag(torch::linspace(0.5, 2.0, d, torch::kFloat64))).mm(q2);
 }
 
@@ -222,7 +222,7 @@ TEST(CcaProperties, InvariantToInvertibleLinearMapsAndShifts) {
   EXPECT_GT(std::abs(scalar(la::pwcca({mapped}, {y})) - kPwccaXY), 1e-4);
   EXPECT_GT(std::abs(scalar(la::svcca({mapped}, {y}, 0.5)) - kSvccaXY50), 1e-4);
   // SVCCA is invariant to rotations, isotropic scaling and shifts; PWCCA to scaling and shifts.
-  const auto q = std::get<0>(torch::linalg::qr(torch::randn({5, 5}, torch::kFloat64), "reduced"));
+  const auto q = std::get<0>(torch::linalg_qr(torch::randn({5, 5}, torch::kFloat64), "reduced"));
   const auto rotated = x.mm(q) * 2.5 - 1.0;
   EXPECT_NEAR(scalar(la::svcca({rotated}, {y})), kSvccaXY99, 1e-10);
   EXPECT_NEAR(scalar(la::svcca({rotated}, {y}, 0.5)), kSvccaXY50, 1e-10);
