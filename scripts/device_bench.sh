@@ -18,7 +18,8 @@ cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_AR
   -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
 cmake --build build-cuda -j"$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
 echo "== tests"
-build-cuda/tests/layerwise_tests 2>&1 | tee "$out/tests.log" | grep -E "PASSED|FAILED|SKIPPED|Device" || true
+build-cuda/tests/layerwise_tests >"$out/tests.log" 2>&1 || true
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure|CudaMatchesCpu" "$out/tests.log" || tail -20 "$out/tests.log"
 
 echo "== python reference self-test on cuda"
 python3 bench/similarity_reference.py --selftest --device cuda 2>&1 | tail -3

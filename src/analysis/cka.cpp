@@ -145,26 +145,29 @@ torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& option
 
   // Both kernels are symmetric, so <K, L> sums over the tiles (I, J) with J >= I, counting the
   // tiles off the diagonal twice; each such tile adds its row sums to I and its column sums to J.
+  // A tile is laid out (rows, L, cols): the L x L products of a row are then one small batched
+  // product, (rows, L, cols) x (rows, cols, L), which parallelizes where one (L, rows*cols) x
+  // (rows*cols, L) product with its huge inner dimension would not.
   const auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
   auto products = torch::zeros({n_layers, n_layers}, f64);  // sum_ij K_ij L_ij
   auto row_sums = torch::zeros({n_layers, n}, f64);         // K 1
-  auto buffer = torch::empty({n_layers * tile * tile}, all.front().options());
+  auto buffer = torch::empty({tile * n_layers * tile}, all.front().options());
   for (int64_t i0 = 0; i0 < n; i0 += tile) {
     const int64_t rows = std::min(tile, n - i0);
     for (int64_t j0 = i0; j0 < n; j0 += tile) {
       const int64_t cols = std::min(tile, n - j0);
-      auto block = buffer.narrow(0, 0, n_layers * rows * cols).view({n_layers, rows, cols});
+      auto block = buffer.narrow(0, 0, rows * n_layers * cols).view({rows, n_layers, cols});
       for (int64_t l = 0; l < n_layers; ++l) {
-        auto out = block[l];  // (rows, cols), contiguous
+        auto out = block.select(1, l);  // (rows, cols), row stride L * cols
         torch::mm_out(out, left[l].narrow(0, i0, rows), right[l].narrow(0, j0, cols).t());
       }
       block.exp_();
-      const auto flat = block.view({n_layers, rows * cols});  // (L, rows * cols)
       const double weight = i0 == j0 ? 1.0 : 2.0;
-      products.add_(torch::mm(flat, flat.t()).to(torch::kFloat64), weight);
+      const auto per_row = torch::bmm(block, block.transpose(1, 2));  // (rows, L, L)
+      products.add_(per_row.sum(0).to(torch::kFloat64), weight);
       // Sums of at most `tile` kernel values in [0, 1] are exact enough in float32.
-      row_sums.narrow(1, i0, rows).add_(block.sum(2).to(torch::kFloat64));
-      if (i0 != j0) row_sums.narrow(1, j0, cols).add_(block.sum(1).to(torch::kFloat64));
+      row_sums.narrow(1, i0, rows).add_(block.sum(2).t().to(torch::kFloat64));
+      if (i0 != j0) row_sums.narrow(1, j0, cols).add_(block.sum(0).to(torch::kFloat64));
     }
   }
   // <HKH, HLH> = <K, L> - 2/n (K1).(L1) + (1'K1)(1'L1)/n^2
