@@ -40,8 +40,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // ---- compare ---------------------------------------------------------------------------------
 
 struct CompareFlags {
-  std::string file_a, file_b, out = "similarity_out", metrics = "cos,cka_linear,cka_rbf,cka_debiased";
-  std::string pool = "cls", layers, device = "cpu";
+  std::string file_a, file_b, out = "similarity_out",
+                              metrics = "cos,cka_linear,cka_rbf,cka_debiased";
+  std::string pool = "cls", layers, layers_b, device = "cpu";
   int64_t samples = 0;
   double rbf_threshold = 0.5;
   int64_t median_samples = 4096;
@@ -52,12 +53,16 @@ struct CompareFlags {
 };
 
 void add_compare(CLI::App& app, CompareFlags& flags) {
-  auto* cmd = app.add_subcommand("compare", "Layer-by-layer similarity matrices from activation files");
+  auto* cmd =
+      app.add_subcommand("compare", "Layer-by-layer similarity matrices from activation files");
   cmd->footer(
-      "Each floating-point tensor in a file is a layer, (N, D) or (N, T, D), ordered by the integer\n"
-      "in its name (layer.0, layer.1, ...). With one file the layers are compared with each other;\n"
+      "Each floating-point tensor in a file is a layer, (N, D) or (N, T, D), ordered by the "
+      "integer\n"
+      "in its name (layer.0, layer.1, ...). With one file the layers are compared with each "
+      "other;\n"
       "with two, every layer of A with every layer of B (same samples, same order).\n\n"
-      "Measures: " + [] {
+      "Measures: " +
+      [] {
         std::string text;
         for (const auto& name : la::metric_names())
           text += "\n  " + name + std::string(15 - name.size(), ' ') + la::metric_description(name);
@@ -78,6 +83,7 @@ void add_compare(CLI::App& app, CompareFlags& flags) {
                   "(N, T*D), tokens (each token a sample)")
       ->capture_default_str();
   cmd->add_option("--layers", flags.layers, "layer numbers to keep, e.g. 0,2,4-12 (default all)");
+  cmd->add_option("--layers-b", flags.layers_b, "layer numbers to keep from B (default: --layers)");
   cmd->add_option("--samples", flags.samples, "use the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--out,-o", flags.out, "output folder")->capture_default_str();
@@ -111,7 +117,10 @@ int run_compare(const CompareFlags& flags, const GlobalFlags& global) {
   lw::compat::set_cuda_tf32(flags.tf32);
 
   const auto a = la::load_layer_file(flags.file_a, load);
-  const auto b = flags.file_b.empty() ? a : la::load_layer_file(flags.file_b, load);
+  auto load_b = load;
+  if (!flags.layers_b.empty()) load_b.select = flags.layers_b;
+  LW_CHECK(flags.layers_b.empty() || !flags.file_b.empty(), "--layers-b needs a second file B");
+  const auto b = flags.file_b.empty() ? a : la::load_layer_file(flags.file_b, load_b);
   const auto& layers_b = flags.file_b.empty() ? a.layers : b.layers;
   la::SimilarityOptions options;
   options.rbf.threshold = flags.rbf_threshold;
@@ -125,14 +134,17 @@ int run_compare(const CompareFlags& flags, const GlobalFlags& global) {
   results.n_samples = a.layers.front().size(0);
   for (const auto& metric : metrics) {
     const auto start = std::chrono::steady_clock::now();
-    results.metrics[metric] = la::compute_similarity({metric}, a.layers, layers_b, options).at(metric);
+    results.metrics[metric] =
+        la::compute_similarity({metric}, a.layers, layers_b, options).at(metric);
     results.seconds[metric] = seconds_since(start);
     if (!global.quiet)
       std::cerr << metric << ": " << a.layers.size() << " x " << layers_b.size() << " in "
                 << results.seconds[metric] << " s\n";
   }
-  results.inputs = {{"a", flags.file_a}, {"b", flags.file_b.empty() ? flags.file_a : flags.file_b},
-                    {"pool", flags.pool}, {"device", flags.device}};
+  results.inputs = {{"a", flags.file_a},
+                    {"b", flags.file_b.empty() ? flags.file_a : flags.file_b},
+                    {"pool", flags.pool},
+                    {"device", flags.device}};
   results.options = {{"rbf_threshold", flags.rbf_threshold},
                      {"median_samples", flags.median_samples},
                      {"svcca_variance", flags.svcca_variance},
@@ -160,9 +172,10 @@ struct ExampleFlags {
 void add_example(CLI::App& app, ExampleFlags& flags) {
   auto* cmd = app.add_subcommand(
       "example", "Write generated layer activations (a random residual network) to try compare on");
-  cmd->footer("Tensors layer.0 .. layer.L of shape (N, T, D), and labels (N).\n\nExample:\n"
-              "  layerwise example --out acts.safetensors --layers 12\n"
-              "  layerwise compare acts.safetensors --pool mean --out sim/");
+  cmd->footer(
+      "Tensors layer.0 .. layer.L of shape (N, T, D), and labels (N).\n\nExample:\n"
+      "  layerwise example --out acts.safetensors --layers 12\n"
+      "  layerwise compare acts.safetensors --pool mean --out sim/");
   cmd->add_option("--out,-o", flags.out, "safetensors file to write")->capture_default_str();
   cmd->add_option("--samples", flags.options.n_samples, "N")
       ->capture_default_str()
@@ -193,6 +206,7 @@ int main(int argc, char** argv) {
   CLI::App app{"layerwise " + lw::version_string() +
                ": how the hidden layers of a transformer relate to each other"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (--quiet, --threads) also after the subcommand
   GlobalFlags global;
   app.add_option("--threads", global.threads, "CPU threads (default: all cores)")
       ->check(CLI::Range(0, 1024));

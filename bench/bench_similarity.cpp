@@ -1,5 +1,6 @@
-// Times the whole L x L similarity matrices (cos, linear, debiased and RBF CKA) of the engine against
-// a straightforward pair-by-pair implementation, on CPU or CUDA, and checks both against float64.
+// Times the whole L x L similarity matrices (cos, linear, debiased and RBF CKA) of the engine
+// against a straightforward pair-by-pair implementation, on CPU or CUDA, and checks both against
+// float64.
 //
 //   build/bench/bench_similarity --device cuda --n 1000,10000,50000 --layers 13 --width 768
 //
@@ -61,9 +62,12 @@ std::pair<double, double> time_it(const std::function<void()>& body, int64_t rep
   return {seconds[seconds.size() / 2], seconds.front()};
 }
 
-// ---- the pair-by-pair baseline: one pair at a time, each pair's own products, a sync per pair ----
+// ---- the pair-by-pair baseline: one pair at a time, each pair's own products, a sync per pair
+// ----
 
-torch::Tensor centered(const torch::Tensor& x) { return x - x.mean(0, true); }
+torch::Tensor centered(const torch::Tensor& x) {
+  return x - x.mean(0, true);
+}
 
 double pair_cos(const torch::Tensor& x, const torch::Tensor& y) {
   return torch::cosine_similarity(x, y, 1).mean().item<double>();
@@ -176,12 +180,12 @@ int main(int argc, char** argv) {
     double total = 0;
     for (const auto& metric : metrics) {
       torch::Tensor result;
-      const auto engine = time_it(
-          [&] { result = la::compute_similarity({metric}, layers, layers).at(metric); },
-          flags.repeats, device);
+      const auto engine =
+          time_it([&] { result = la::compute_similarity({metric}, layers, layers).at(metric); },
+                  flags.repeats, device);
       total += engine.first;
-      const double error = exact.count(metric) ? (result - exact.at(metric)).abs().max().item<double>()
-                                               : -1.0;
+      const double error =
+          exact.count(metric) ? (result - exact.at(metric)).abs().max().item<double>() : -1.0;
       std::pair<double, double> pair_time{-1, -1};
       if (n <= flags.baseline_max_n) {
         pair_time = time_it([&] { pairwise(metric, layers); }, 1, device);
@@ -193,8 +197,8 @@ int main(int argc, char** argv) {
                   pair_time.first > 0 ? pair_time.first / engine.first : 0.0, error);
     }
     // All measures in one call: linear and debiased CKA share one product of the layers.
-    const auto together = time_it([&] { la::compute_similarity(metrics, layers, layers); },
-                                  flags.repeats, device);
+    const auto together =
+        time_it([&] { la::compute_similarity(metrics, layers, layers); }, flags.repeats, device);
     report("layerwise", n, "together", together, -1);
     std::printf("%8lld %-13s %12.4f  (one call; sum of the rows above: %.4f)\n",
                 static_cast<long long>(n), "together", together.first, total);

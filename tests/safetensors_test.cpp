@@ -17,6 +17,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "test_util.h"
 
 namespace layerwise {
 namespace {
@@ -45,17 +46,17 @@ std::string raw_file(const std::string& header, const std::string& data) {
   return le_u64(header.size()) + header + data;
 }
 
-class Safetensors : public testing::Test {
+class Safetensors : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
            str_cat("layerwise_st_", ::getpid(), "_", counter++, "_", info->name());
-    fs::remove_all(dir_);
+    layerwise::testing::remove_tree(dir_.string());
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { layerwise::testing::remove_tree(dir_.string()); }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 

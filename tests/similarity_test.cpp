@@ -26,7 +26,9 @@ std::pair<torch::Tensor, torch::Tensor> kornblith_xy() {
   return {all.narrow(0, 0, 100).clone(), all.narrow(0, 100, 100).clone()};
 }
 
-double entry(const torch::Tensor& m, int64_t i, int64_t j) { return m[i][j].item<double>(); }
+double entry(const torch::Tensor& m, int64_t i, int64_t j) {
+  return m[i][j].item<double>();
+}
 
 // Three related layers of different widths: a random base, a noisy rotation of it, a projection.
 la::Layers random_layers(int64_t n, uint64_t seed, torch::ScalarType dtype = torch::kFloat64) {
@@ -93,9 +95,8 @@ TEST(SimilarityGolden, HandComputedLinearCka) {
 TEST(SimilarityProperties, SymmetryAndSelfSimilarity) {
   const auto layers = random_layers(60, 1);
   const auto other = copies(layers);
-  for (const auto& [name, value] :
-       la::compute_similarity({"cka_linear", "cka_rbf", "cka_debiased", "procrustes"}, layers,
-                              other)) {
+  for (const auto& [name, value] : la::compute_similarity(
+           {"cka_linear", "cka_rbf", "cka_debiased", "procrustes"}, layers, other)) {
     SCOPED_TRACE(name);
     EXPECT_LT(max_diff(value, value.t()), 1e-10);
     const double self = name == "procrustes" ? 0.0 : 1.0;
@@ -114,16 +115,16 @@ TEST(SimilarityProperties, WithinModelShortcutMatchesCrossComputation) {
                                                 "cka_minibatch", "procrustes"};
   const auto within = la::compute_similarity(metrics, layers, layers);
   const auto across = la::compute_similarity(metrics, layers, other);
-  for (const auto& name : metrics) EXPECT_LT(max_diff(within.at(name), across.at(name)), 1e-10) << name;
+  for (const auto& name : metrics)
+    EXPECT_LT(max_diff(within.at(name), across.at(name)), 1e-10) << name;
 }
 
 TEST(SimilarityProperties, CkaInvariantToOrthogonalMapsAndScaling) {
   const auto layers = random_layers(80, 3);
   const auto q = std::get<0>(torch::linalg_qr(torch::randn({12, 12}, torch::kFloat64)));
   const la::Layers moved = {layers[0].mm(q) * 3.5 + 2.0, layers[1] * 0.1, layers[2]};
-  for (const auto& [name, value] :
-       la::compute_similarity({"cka_linear", "cka_rbf", "cka_debiased", "procrustes"}, layers,
-                              layers)) {
+  for (const auto& [name, value] : la::compute_similarity(
+           {"cka_linear", "cka_rbf", "cka_debiased", "procrustes"}, layers, layers)) {
     const auto after = la::compute_similarity({name}, moved, moved).at(name);
     EXPECT_LT(max_diff(value, after), 1e-9) << name;
   }
@@ -180,20 +181,23 @@ TEST(SimilarityProperties, Float32AgreesWithFloat64) {
   const auto layers = random_layers(200, 10);
   la::Layers single;
   for (const auto& x : layers) single.push_back(x.to(torch::kFloat32));
-  const auto metrics = std::vector<std::string>{"cka_linear", "cka_rbf", "cka_debiased", "procrustes"};
+  const auto metrics =
+      std::vector<std::string>{"cka_linear", "cka_rbf", "cka_debiased", "procrustes"};
   const auto exact = la::compute_similarity(metrics, layers, layers);
   const auto fast = la::compute_similarity(metrics, single, single);
   for (const auto& name : metrics) EXPECT_LT(max_diff(exact.at(name), fast.at(name)), 1e-5) << name;
   const la::Layers equal_width = {layers[0], layers[1]};
   const la::Layers equal_width32 = {single[0], single[1]};
-  EXPECT_LT(max_diff(la::cos(equal_width, equal_width), la::cos(equal_width32, equal_width32)), 1e-6);
+  EXPECT_LT(max_diff(la::cos(equal_width, equal_width), la::cos(equal_width32, equal_width32)),
+            1e-6);
 }
 
 TEST(SimilarityProperties, RbfTilingDoesNotChangeTheResult) {
   const auto layers = random_layers(53, 11);
   la::RbfOptions whole, tiled;
   tiled.tile_rows = 7;  // 53 = 7 * 7 + 4: a ragged last tile
-  EXPECT_LT(max_diff(la::cka_rbf(layers, layers, whole), la::cka_rbf(layers, layers, tiled)), 1e-12);
+  EXPECT_LT(max_diff(la::cka_rbf(layers, layers, whole), la::cka_rbf(layers, layers, tiled)),
+            1e-12);
 }
 
 TEST(SimilarityProperties, RbfMedianOnSampledRows) {
@@ -201,7 +205,8 @@ TEST(SimilarityProperties, RbfMedianOnSampledRows) {
   la::RbfOptions sampled;
   sampled.median_samples = 25;  // rows 0, 4, 8, ...
   const auto rows = x.index_select(0, torch::arange(0, 100, 4));
-  EXPECT_NEAR(la::rbf_sigma2(x, sampled).item<double>(), la::rbf_sigma2(rows).item<double>(), 1e-12);
+  EXPECT_NEAR(la::rbf_sigma2(x, sampled).item<double>(), la::rbf_sigma2(rows).item<double>(),
+              1e-12);
   // Exact (every row) when N <= median_samples: d^2 median scaled by threshold^2.
   const auto d2 = torch::cdist(x, x).pow(2).reshape({-1});
   const auto sorted = std::get<0>(d2.sort());
@@ -231,18 +236,21 @@ TEST(SimilarityErrors, NonFiniteInputNamesLayerAndSample) {
 
 TEST(SimilarityErrors, ShapeAndTypeProblems) {
   const auto layers = random_layers(20, 15);
-  EXPECT_NE(error_message([&] { la::cka_linear(layers, {layers[0].narrow(0, 0, 10)}); })
-                .find("samples"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message([&] { la::cka_linear(layers, {layers[0].narrow(0, 0, 10)}); }).find("samples"),
+      std::string::npos);
   EXPECT_NE(error_message([&] { la::cos({layers[0]}, {layers[2]}); }).find("D="),
             std::string::npos);
-  EXPECT_NE(error_message([&] { la::cka_linear({torch::randn({4, 3, 2})}, {layers[0]}); })
-                .find("(N, D)"),
+  EXPECT_NE(error_message([&] {
+              la::cka_linear({torch::randn({4, 3, 2})}, {layers[0]});
+            }).find("(N, D)"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { la::cka_linear({torch::ones({20, 3}, torch::kLong)}, layers); })
-                .find("floating point"),
+  EXPECT_NE(error_message([&] {
+              la::cka_linear({torch::ones({20, 3}, torch::kLong)}, layers);
+            }).find("floating point"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { la::cka_linear({}, layers); }).find("no layers"), std::string::npos);
+  EXPECT_NE(error_message([&] { la::cka_linear({}, layers); }).find("no layers"),
+            std::string::npos);
 }
 
 TEST(SimilarityErrors, DegenerateInputs) {
@@ -251,8 +259,9 @@ TEST(SimilarityErrors, DegenerateInputs) {
             std::string::npos);
   const auto constant = torch::ones({10, 4}, torch::kFloat64);
   const auto varied = torch::randn({10, 4}, torch::kFloat64);
-  EXPECT_NE(error_message([&] { la::cka_linear({varied}, {constant}); }).find("B layer 0 is constant"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message([&] { la::cka_linear({varied}, {constant}); }).find("B layer 0 is constant"),
+      std::string::npos);
   EXPECT_NE(error_message([&] { la::cka_rbf({constant}, {varied}); }).find("constant"),
             std::string::npos);
   EXPECT_NE(error_message([&] { la::procrustes({constant}, {varied}); }).find("constant"),
@@ -271,5 +280,6 @@ TEST(SimilarityDevice, CudaMatchesCpu) {
   const auto metrics = la::metric_names();
   const auto expected = la::compute_similarity(metrics, cpu, cpu);
   const auto actual = la::compute_similarity(metrics, cuda, cuda);
-  for (const auto& name : metrics) EXPECT_LT(max_diff(expected.at(name), actual.at(name)), 1e-4) << name;
+  for (const auto& name : metrics)
+    EXPECT_LT(max_diff(expected.at(name), actual.at(name)), 1e-4) << name;
 }

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ftw.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,11 +21,21 @@ inline std::string fixture(const std::string& name) {
   return std::string(LAYERWISE_FIXTURES) + "/" + name;
 }
 
+/// Deletes a folder and everything in it (no error if absent). Not std::filesystem::remove_all:
+/// PyTorch 2.x's libtorch.so exports its own copy of that symbol, which the dynamic linker binds to
+/// and which crashes (seen on the GPU machine with PyTorch 2.11).
+inline void remove_tree(const std::string& path) {
+  ::nftw(
+      path.c_str(),
+      [](const char* file, const struct stat*, int, struct FTW*) { return std::remove(file); }, 16,
+      FTW_DEPTH | FTW_PHYS);
+}
+
 /// A fresh, empty folder under the system's temporary folder.
 inline std::string temp_dir(const std::string& name) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("layerwise_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(path);
+  remove_tree(path.string());
   std::filesystem::create_directories(path);
   return path.string();
 }

@@ -101,7 +101,7 @@ torch::Tensor correlations(const torch::Tensor& ux, const torch::Tensor& uy) {
 /// PWCCA for one pair: weights from x's canonical variates h_i = Ux P[:, i].
 torch::Tensor pwcca_pair(const Whitened& x, const Whitened& y) {
   auto [p, rho, qh] = torch::linalg_svd(x.basis.t().mm(y.basis), /*full_matrices=*/false,
-                                         c10::nullopt);  // p (rx, m), rho (m)
+                                        c10::nullopt);  // p (rx, m), rho (m)
   // <h_i, x_j> = P[:, i]^T Ux^T X[:, j]: sum over x's features of |.| for each direction i.
   auto alpha = p.t().mm(x.loadings).abs().sum(1);  // (m)
   alpha = alpha / alpha.sum();

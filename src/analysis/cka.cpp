@@ -39,7 +39,8 @@ torch::Tensor debiased_term(const torch::Tensor& cross, const torch::Tensor& row
 // full matrix holds the N diagonal zeros, then every off-diagonal value twice.
 torch::Tensor median_of_distances(const torch::Tensor& d2) {
   const int64_t n = d2.size(0);
-  const auto index = torch::triu_indices(n, n, 1, torch::TensorOptions(torch::kLong).device(d2.device()));
+  const auto index =
+      torch::triu_indices(n, n, 1, torch::TensorOptions(torch::kLong).device(d2.device()));
   const auto upper = d2.index({index[0], index[1]});  // (N (N-1) / 2)
   // k-th smallest upper value, 0-based. CUDA's kthvalue is slow on one long row (measured 122 ms
   // against 1 ms for a sort of 16M values on an H200); on CPU the selection beats a sort.
@@ -73,9 +74,9 @@ std::pair<torch::Tensor, torch::Tensor> augmented_rows(const torch::Tensor& cent
   const auto dtype = centered.scalar_type();
   const auto g = gamma.to(dtype);
   const auto norms = (centered * centered).sum(1, /*keepdim=*/true);  // (N, 1)
-  const auto scaled = centered * (2 * g).sqrt();                // (N, D)
+  const auto scaled = centered * (2 * g).sqrt();                      // (N, D)
   const auto ones = torch::ones_like(norms);
-  const auto minus = -g * norms;                                 // (N, 1)
+  const auto minus = -g * norms;                                                        // (N, 1)
   return {torch::cat({scaled, minus, ones}, 1), torch::cat({scaled, ones, minus}, 1)};  // (N, D+2)
 }
 
@@ -85,13 +86,15 @@ torch::Tensor cka_linear(const LinearStats& stats) {
   return normalize(stats.cross, stats.self_a, stats.self_b);
 }
 
-torch::Tensor cka_linear(const Layers& a, const Layers& b) { return cka_linear(linear_stats(a, b)); }
+torch::Tensor cka_linear(const Layers& a, const Layers& b) {
+  return cka_linear(linear_stats(a, b));
+}
 
 torch::Tensor cka_debiased(const LinearStats& stats) {
   const double n = static_cast<double>(stats.n_samples);
   LW_CHECK(stats.n_samples > 3, "debiased CKA needs more than 3 samples, got ", stats.n_samples);
-  const auto cross = debiased_term(stats.cross, stats.row_dot,
-                                   torch::outer(stats.sq_norm_a, stats.sq_norm_b), n);
+  const auto cross =
+      debiased_term(stats.cross, stats.row_dot, torch::outer(stats.sq_norm_a, stats.sq_norm_b), n);
   const auto self_a = debiased_term(stats.self_a, stats.self_row_a, stats.sq_norm_a.pow(2), n);
   const auto self_b = debiased_term(stats.self_b, stats.self_row_b, stats.sq_norm_b.pow(2), n);
   return normalize(cross, self_a, self_b);
@@ -140,7 +143,8 @@ torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& option
     right.push_back(rows.second);
   }
   int64_t tile = options.tile_rows;
-  if (tile <= 0) tile = std::max<int64_t>(64, static_cast<int64_t>(std::sqrt((1 << 28) / n_layers)));
+  if (tile <= 0)
+    tile = std::max<int64_t>(64, static_cast<int64_t>(std::sqrt((1 << 28) / n_layers)));
   tile = std::min(tile, n);  // default: L tiles of tile x tile float32 in about 1 GiB
 
   // Both kernels are symmetric, so <K, L> sums over the tiles (I, J) with J >= I, counting the
@@ -199,7 +203,7 @@ torch::Tensor unbiased_hsic_matrix(const Layers& layers) {
     u.fill_diagonal_(0);
     flat.push_back(u.to(x.scalar_type()).reshape({-1}));
   }
-  const auto stacked = torch::stack(flat);  // (L, n*n)
+  const auto stacked = torch::stack(flat);                                       // (L, n*n)
   return torch::mm(stacked, stacked.t()).to(torch::kFloat64) / (nd * (nd - 3));  // (L, L)
 }
 
@@ -228,7 +232,8 @@ torch::Tensor MinibatchCka::result() const {
   if (same_) return normalize(hsic_, diag, diag);
   const int64_t total = hsic_.size(0);
   return normalize(hsic_.narrow(0, 0, n_layers_a_).narrow(1, n_layers_a_, total - n_layers_a_),
-                   diag.narrow(0, 0, n_layers_a_), diag.narrow(0, n_layers_a_, total - n_layers_a_));
+                   diag.narrow(0, 0, n_layers_a_),
+                   diag.narrow(0, n_layers_a_, total - n_layers_a_));
 }
 
 }  // namespace layerwise::analysis

@@ -38,11 +38,11 @@ torch::Tensor flat_unit_rows(const Layers& layers) {
 void check_equal_width(const Layers& a, const Layers& b) {
   const int64_t d = a.front().size(1);
   for (size_t l = 0; l < a.size(); ++l)
-    LW_CHECK(a[l].size(1) == d, "cos needs one width for all layers: A layer ", l, " has D=",
-             a[l].size(1), " but A layer 0 has D=", d);
+    LW_CHECK(a[l].size(1) == d, "cos needs one width for all layers: A layer ", l,
+             " has D=", a[l].size(1), " but A layer 0 has D=", d);
   for (size_t l = 0; l < b.size(); ++l)
-    LW_CHECK(b[l].size(1) == d, "cos needs one width for all layers: B layer ", l, " has D=",
-             b[l].size(1), " but A layer 0 has D=", d);
+    LW_CHECK(b[l].size(1) == d, "cos needs one width for all layers: B layer ", l,
+             " has D=", b[l].size(1), " but A layer 0 has D=", d);
 }
 
 }  // namespace
@@ -56,9 +56,9 @@ torch::Tensor cos_per_sample(const torch::Tensor& x, const torch::Tensor& y) {
 torch::Tensor cos_per_sample_matrix(const Layers& a, const Layers& b) {
   check_layer_pair(a, b);
   check_equal_width(a, b);
-  const auto units_a = stack_unit_rows(a);                                            // (N, La, D)
-  const auto units_b = same_layers(a, b) ? units_a : stack_unit_rows(b);             // (N, Lb, D)
-  return torch::bmm(units_a, units_b.transpose(1, 2));                               // (N, La, Lb)
+  const auto units_a = stack_unit_rows(a);                                // (N, La, D)
+  const auto units_b = same_layers(a, b) ? units_a : stack_unit_rows(b);  // (N, Lb, D)
+  return torch::bmm(units_a, units_b.transpose(1, 2));                    // (N, La, Lb)
 }
 
 torch::Tensor cos(const Layers& a, const Layers& b) {
@@ -67,8 +67,8 @@ torch::Tensor cos(const Layers& a, const Layers& b) {
   // The mean over samples of <u_i^a, u_i^b> is the Frobenius product of the unit-row layers over N:
   // one (La, N*D) x (N*D, Lb) product gives every pair.
   const int64_t n = a.front().size(0);
-  const auto flat_a = flat_unit_rows(a);                                    // (La, N*D)
-  const auto flat_b = same_layers(a, b) ? flat_a : flat_unit_rows(b);        // (Lb, N*D)
+  const auto flat_a = flat_unit_rows(a);                                              // (La, N*D)
+  const auto flat_b = same_layers(a, b) ? flat_a : flat_unit_rows(b);                 // (Lb, N*D)
   return torch::mm(flat_a, flat_b.t()).to(torch::kFloat64) / static_cast<double>(n);  // (La, Lb)
 }
 

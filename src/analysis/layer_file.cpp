@@ -51,11 +51,16 @@ Pool parse_pool(const std::string& name) {
 
 std::string pool_name(Pool pool) {
   switch (pool) {
-    case Pool::kCls: return "cls";
-    case Pool::kMean: return "mean";
-    case Pool::kLast: return "last";
-    case Pool::kFlatten: return "flatten";
-    case Pool::kTokens: return "tokens";
+    case Pool::kCls:
+      return "cls";
+    case Pool::kMean:
+      return "mean";
+    case Pool::kLast:
+      return "last";
+    case Pool::kFlatten:
+      return "flatten";
+    case Pool::kTokens:
+      return "tokens";
   }
   return "";
 }
@@ -65,11 +70,16 @@ torch::Tensor pool_tokens(const torch::Tensor& x, Pool pool) {
   LW_CHECK(x.dim() == 3, "expected (N, D) or (N, T, D), got shape ", x.sizes());
   LW_CHECK(x.size(1) > 0, "cannot pool a tensor with no tokens, shape ", x.sizes());
   switch (pool) {
-    case Pool::kCls: return x.select(1, 0);                                       // (N, D)
-    case Pool::kMean: return x.mean(1);                                           // (N, D)
-    case Pool::kLast: return x.select(1, x.size(1) - 1);                          // (N, D)
-    case Pool::kFlatten: return x.reshape({x.size(0), x.size(1) * x.size(2)});    // (N, T*D)
-    case Pool::kTokens: return x.reshape({x.size(0) * x.size(1), x.size(2)});     // (N*T, D)
+    case Pool::kCls:
+      return x.select(1, 0);  // (N, D)
+    case Pool::kMean:
+      return x.mean(1);  // (N, D)
+    case Pool::kLast:
+      return x.select(1, x.size(1) - 1);  // (N, D)
+    case Pool::kFlatten:
+      return x.reshape({x.size(0), x.size(1) * x.size(2)});  // (N, T*D)
+    case Pool::kTokens:
+      return x.reshape({x.size(0) * x.size(1), x.size(2)});  // (N*T, D)
   }
   return x;
 }
@@ -89,8 +99,9 @@ std::vector<size_t> order_layer_names(const std::vector<std::string>& names,
     for (size_t p = 0; p < ints.front().size(); ++p) {
       bool differs = false;
       for (const auto& v : ints) {
-        LW_CHECK(v.size() == ints.front().size(), path, ": tensor names '", names.front(), "' and '",
-                 names[&v - &ints.front()], "' hold different counts of integers; cannot order them");
+        LW_CHECK(v.size() == ints.front().size(), path, ": tensor names '", names.front(),
+                 "' and '", names[&v - &ints.front()],
+                 "' hold different counts of integers; cannot order them");
         differs |= v[p] != ints.front()[p];
       }
       if (differs) varying.push_back(p);

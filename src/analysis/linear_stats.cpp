@@ -53,13 +53,13 @@ torch::Tensor cross_feature_space_symmetric(const Layers& centered) {
   const auto x = torch::cat(centered, 1);  // (N, sum D)
   const auto all_widths = widths(centered);
   const int64_t n_layers = static_cast<int64_t>(centered.size());
-  auto cross = torch::zeros({n_layers, n_layers},
-                            torch::TensorOptions(torch::kFloat64).device(x.device()));
+  auto cross =
+      torch::zeros({n_layers, n_layers}, torch::TensorOptions(torch::kFloat64).device(x.device()));
   int64_t start = 0;
   for (int64_t i = 0; i < n_layers; ++i) {
     const std::vector<int64_t> rest(all_widths.begin() + i, all_widths.end());
     auto product = torch::mm(centered[i].t(), x.narrow(1, start, x.size(1) - start));  // (Di, rest)
-    const auto row = block_sums(product.mul_(product), {all_widths[i]}, rest);          // (1, L-i)
+    const auto row = block_sums(product.mul_(product), {all_widths[i]}, rest);         // (1, L-i)
     cross[i].narrow(0, i, n_layers - i).copy_(row[0]);
     cross.narrow(0, i, n_layers - i).select(1, i).copy_(row[0]);
     start += all_widths[i];
@@ -69,9 +69,9 @@ torch::Tensor cross_feature_space_symmetric(const Layers& centered) {
 
 torch::Tensor cross_feature_space(const Layers& ca, const Layers& cb, bool same) {
   if (same) return cross_feature_space_symmetric(ca);
-  const auto xa = torch::cat(ca, 1);                 // (N, sum Da)
-  const auto xb = torch::cat(cb, 1);                 // (N, sum Db)
-  auto product = torch::mm(xa.t(), xb);              // (sum Da, sum Db)
+  const auto xa = torch::cat(ca, 1);                                 // (N, sum Da)
+  const auto xb = torch::cat(cb, 1);                                 // (N, sum Db)
+  auto product = torch::mm(xa.t(), xb);                              // (sum Da, sum Db)
   return block_sums(product.mul_(product), widths(ca), widths(cb));  // (La, Lb)
 }
 
@@ -83,8 +83,8 @@ torch::Tensor flat_grams(const Layers& centered) {
 }
 
 torch::Tensor cross_gram_space(const Layers& ca, const Layers& cb, bool same) {
-  const auto ga = flat_grams(ca);                // (La, N*N)
-  const auto gb = same ? ga : flat_grams(cb);    // (Lb, N*N)
+  const auto ga = flat_grams(ca);                    // (La, N*N)
+  const auto gb = same ? ga : flat_grams(cb);        // (Lb, N*N)
   return torch::mm(ga, gb.t()).to(torch::kFloat64);  // (La, Lb)
 }
 
@@ -94,8 +94,8 @@ torch::Tensor block_sums(const torch::Tensor& values, const std::vector<int64_t>
                          const std::vector<int64_t>& col_widths) {
   // Sums within a block run in the values' dtype (a float32 block of 768 x 768 sums to ~1e-7),
   // the result is float64.
-  const auto rows = block_indicator(row_widths, values.options());  // (La, sum Da)
-  const auto cols = block_indicator(col_widths, values.options());  // (Lb, sum Db)
+  const auto rows = block_indicator(row_widths, values.options());          // (La, sum Da)
+  const auto cols = block_indicator(col_widths, values.options());          // (Lb, sum Db)
   return torch::mm(torch::mm(rows, values), cols.t()).to(torch::kFloat64);  // (La, Lb)
 }
 
@@ -126,9 +126,9 @@ LinearStats linear_stats(const Layers& a, const Layers& b, StatsRoute route) {
                                               : cross_gram_space(ca, cb, same);
   stats.self_a = same ? stats.cross.diagonal().clone() : self_cross(ca);
   stats.self_b = same ? stats.self_a : self_cross(cb);
-  const auto rows_a = row_norms(ca);                    // (N, La)
-  const auto rows_b = same ? rows_a : row_norms(cb);    // (N, Lb)
-  stats.row_dot = torch::mm(rows_a.t(), rows_b);        // (La, Lb)
+  const auto rows_a = row_norms(ca);                  // (N, La)
+  const auto rows_b = same ? rows_a : row_norms(cb);  // (N, Lb)
+  stats.row_dot = torch::mm(rows_a.t(), rows_b);      // (La, Lb)
   stats.self_row_a = rows_a.pow(2).sum(0);
   stats.self_row_b = same ? stats.self_row_a : rows_b.pow(2).sum(0);
   stats.sq_norm_a = rows_a.sum(0);

@@ -70,7 +70,9 @@ std::string metric_description(const std::string& name) {
   return "";
 }
 
-bool metric_is_similarity(const std::string& name) { return name != "procrustes"; }
+bool metric_is_similarity(const std::string& name) {
+  return name != "procrustes";
+}
 
 std::vector<std::string> parse_metrics(const std::string& list) {
   if (list == "all") return metric_names();

@@ -54,7 +54,10 @@ std::string matrix_to_csv(const torch::Tensor& matrix, const std::vector<std::st
     for (int64_t j = 0; j < values.size(1); ++j) {
       const double x = v[i * values.size(1) + j];
       out << ',';
-      if (std::isfinite(x)) out << x; else out << "nan";
+      if (std::isfinite(x))
+        out << x;
+      else
+        out << "nan";
     }
     out << '\n';
   }

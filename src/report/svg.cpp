@@ -30,7 +30,9 @@ std::string number(double value, int digits) {
 }
 
 // Black text on light cells, white on dark ones.
-std::string text_colour(double t) { return t > 0.6 ? "#000" : "#fff"; }
+std::string text_colour(double t) {
+  return t > 0.6 ? "#000" : "#fff";
+}
 
 }  // namespace
 
@@ -39,12 +41,23 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -1,6 +1,6 @@
-// Centered kernel alignment (Kornblith et al. 2019) in its linear, RBF, debiased and minibatch forms,
-// as whole layer matrices: each function takes two layer lists (see layers.h) and returns a float64
-// (La, Lb) matrix on the input device, entry (i, j) comparing a[i] with b[j].
+// Centered kernel alignment (Kornblith et al. 2019) in its linear, RBF, debiased and minibatch
+// forms, as whole layer matrices: each function takes two layer lists (see layers.h) and returns a
+// float64 (La, Lb) matrix on the input device, entry (i, j) comparing a[i] with b[j].
 //
 // A layer that is constant over the samples has no centered variance and no CKA: it is refused with
 // an error naming it.
@@ -33,8 +33,8 @@ struct RbfOptions {
   int64_t tile_rows = 0;
 };
 
-/// RBF-kernel CKA: <HKH, HLH> / (|HKH|_F |HLH|_F), K and L Gaussian kernels of each layer. The N x N
-/// kernels are never held whole: rows are processed in tiles, accumulating only L x L sums.
+/// RBF-kernel CKA: <HKH, HLH> / (|HKH|_F |HLH|_F), K and L Gaussian kernels of each layer. The N x
+/// N kernels are never held whole: rows are processed in tiles, accumulating only L x L sums.
 torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& options = {});
 
 /// Squared bandwidth sigma^2 of one layer (N, D) under `options` (see RbfOptions). Float64 scalar.

@@ -1,7 +1,7 @@
 // The sample-wise cosine similarity (COS) of Jiang, Zhou and Zhu (ICLR 2025):
 //   COS(a, b) = mean over samples i of <h_i^a, h_i^b> / (|h_i^a| |h_i^b|),
-// uncentered, comparing each sample's representation at two layers. Needs equal D for the two layers.
-// A sample whose representation is the zero vector at either layer counts as cosine 0.
+// uncentered, comparing each sample's representation at two layers. Needs equal D for the two
+// layers. A sample whose representation is the zero vector at either layer counts as cosine 0.
 #pragma once
 
 #include <torch/torch.h>
@@ -13,7 +13,8 @@ namespace layerwise::analysis {
 /// Per-sample cosines of x (N, D) and y (N, D): (N), in x's compute dtype.
 torch::Tensor cos_per_sample(const torch::Tensor& x, const torch::Tensor& y);
 
-/// Per-sample cosines of every layer pair: (N, La, Lb), in the compute dtype. All layers need one D.
+/// Per-sample cosines of every layer pair: (N, La, Lb), in the compute dtype. All layers need one
+/// D.
 torch::Tensor cos_per_sample_matrix(const Layers& a, const Layers& b);
 
 /// COS of every layer pair: float64 (La, Lb), the mean over samples of cos_per_sample_matrix.

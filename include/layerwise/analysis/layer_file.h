@@ -1,8 +1,8 @@
 // Loading the layers of one model from a safetensors file that any framework wrote.
 //
-// Every floating-point tensor in the file is a layer, N x D or N x T x D (token dimension pooled, see
-// Pool). Layers are ordered by the integer in their names: "layer.0", "h3", "blocks.11.out" all work.
-// When names hold several integers, the one position that differs between names orders them.
+// Every floating-point tensor in the file is a layer, N x D or N x T x D (token dimension pooled,
+// see Pool). Layers are ordered by the integer in their names: "layer.0", "h3", "blocks.11.out" all
+// work. When names hold several integers, the one position that differs between names orders them.
 #pragma once
 
 #include <string>
@@ -46,8 +46,8 @@ std::vector<int64_t> parse_layer_selection(const std::string& spec);
 
 struct LoadOptions {
   Pool pool = Pool::kCls;
-  std::string select;      // --layers: layer numbers to keep, "" for all
-  int64_t max_samples = 0; // keep the first max_samples samples; 0 keeps all
+  std::string select;       // --layers: layer numbers to keep, "" for all
+  int64_t max_samples = 0;  // keep the first max_samples samples; 0 keeps all
   torch::Device device = torch::kCPU;
 };
 

@@ -11,9 +11,9 @@ namespace layerwise::analysis {
 /// One model's layers: tensor l is (N, D_l); N equal across layers, D may differ.
 using Layers = std::vector<torch::Tensor>;
 
-/// Checks that `layers` is a non-empty list of finite, floating-point (N, D_l) tensors with equal N on
-/// one device; throws layerwise::Error naming `what` (e.g. "A"), the layer index and the sample at
-/// fault. Runs one host synchronization for the whole list, not one per layer.
+/// Checks that `layers` is a non-empty list of finite, floating-point (N, D_l) tensors with equal N
+/// on one device; throws layerwise::Error naming `what` (e.g. "A"), the layer index and the sample
+/// at fault. Runs one host synchronization for the whole list, not one per layer.
 void check_layers(const Layers& layers, const std::string& what);
 
 /// Checks `a` and `b` each (see check_layers) and that they agree on N and the device.

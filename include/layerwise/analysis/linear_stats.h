@@ -6,7 +6,8 @@
 //   row_dot(a, b) = r_a . r_b
 //   sq_norm(a)    = |X_a|_F^2 = sum r_a
 // Two routes give the same numbers; the cheaper one for the shapes at hand is taken:
-//   feature space: one product of the concatenated layers, (sum D_a, N) x (N, sum D_b), whose blocks
+//   feature space: one product of the concatenated layers, (sum D_a, N) x (N, sum D_b), whose
+//   blocks
 //                  are the X_a^T X_b; N * sum D_a * sum D_b multiply-adds;
 //   Gram space:    the N x N Gram of each layer, then one product of the flattened Grams;
 //                  N^2 * (sum D) + N^2 * L_a * L_b multiply-adds (wins when N is small against D).

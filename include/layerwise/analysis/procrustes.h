@@ -4,8 +4,8 @@
 // Each layer is centered and scaled to unit Frobenius norm; the value reported is
 //   d(X, Y) = min over orthogonal R of |X - Y R|_F^2 = 2 - 2 |X^T Y|_*   (nuclear norm),
 // the squared distance, in [0, 2]: 0 for layers equal up to rotation, translation and isotropic
-// scale. (Some libraries report its square root, or 1 - |X^T Y|_*, a similarity.) Layers of different
-// widths are compared directly: X^T Y is D_a x D_b.
+// scale. (Some libraries report its square root, or 1 - |X^T Y|_*, a similarity.) Layers of
+// different widths are compared directly: X^T Y is D_a x D_b.
 #pragma once
 
 #include <torch/torch.h>

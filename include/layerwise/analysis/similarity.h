@@ -15,8 +15,8 @@
 namespace layerwise::analysis {
 
 struct SimilarityOptions {
-  RbfOptions rbf;               // bandwidth and tiling of cka_rbf
-  double svcca_variance = 0.99; // share of variance svcca keeps
+  RbfOptions rbf;                 // bandwidth and tiling of cka_rbf
+  double svcca_variance = 0.99;   // share of variance svcca keeps
   int64_t minibatch_size = 1024;  // batch of cka_minibatch
 };
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 namespace layerwise::analysis {
 
@@ -16,8 +16,8 @@ struct SimilarityResults {
   int64_t n_samples = 0;
   std::map<std::string, torch::Tensor> metrics;  // name -> (La, Lb)
   std::map<std::string, double> seconds;         // name -> time taken
-  nlohmann::json inputs;   // where the layers came from (files, pooling, ...)
-  nlohmann::json options;  // measure options (rbf threshold, ...)
+  nlohmann::json inputs;                         // where the layers came from (files, pooling, ...)
+  nlohmann::json options;                        // measure options (rbf threshold, ...)
 };
 
 /// similarity.json's content: {"layers_a", "layers_b", "n_samples", "metrics": {name: rows},

@@ -1,7 +1,8 @@
 // Errors: the one exception type for bad input, and the check macro that throws it.
 //
-// Library code throws layerwise::Error with a message that names the file, tensor or flag at fault and
-// what was expected. The CLI catches it at the top, prints the message on one line and exits with 2.
+// Library code throws layerwise::Error with a message that names the file, tensor or flag at fault
+// and what was expected. The CLI catches it at the top, prints the message on one line and exits
+// with 2.
 #pragma once
 
 #include <sstream>
@@ -36,7 +37,7 @@ std::string str_cat(const Parts&... parts) {
 }  // namespace layerwise
 
 /// LW_CHECK(cond, "part", value, "part"...): throws layerwise::Error with the parts concatenated.
-#define LW_CHECK(cond, ...)                                   \
-  do {                                                        \
+#define LW_CHECK(cond, ...)                                                   \
+  do {                                                                        \
     if (!(cond)) throw ::layerwise::Error(::layerwise::str_cat(__VA_ARGS__)); \
   } while (false)

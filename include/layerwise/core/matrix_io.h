@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 namespace layerwise {
 
@@ -15,8 +15,8 @@ nlohmann::json matrix_to_json(const torch::Tensor& matrix);
 /// A 1-D tensor as a JSON list of numbers.
 nlohmann::json vector_to_json(const torch::Tensor& vector);
 
-/// A 2-D tensor as CSV: a header "layer,<col names>", then one row per row name. Values printed with
-/// 10 significant digits; non-finite entries as "nan".
+/// A 2-D tensor as CSV: a header "layer,<col names>", then one row per row name. Values printed
+/// with 10 significant digits; non-finite entries as "nan".
 std::string matrix_to_csv(const torch::Tensor& matrix, const std::vector<std::string>& row_names,
                           const std::vector<std::string>& col_names);
 

@@ -22,6 +22,7 @@ struct ExampleOptions {
 /// per block) applied to tokens drawn around one of n_classes random centres: "layer.0" (the input)
 /// to "layer.<n_layers>", each (N, T, D) float32, plus "labels" (N) int64. Residual streams make
 /// neighbouring layers similar and distant ones less so, the structure real transformers show.
-std::vector<std::pair<std::string, torch::Tensor>> example_activations(const ExampleOptions& options);
+std::vector<std::pair<std::string, torch::Tensor>> example_activations(
+    const ExampleOptions& options);
 
 }  // namespace layerwise::data

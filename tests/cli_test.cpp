@@ -1,0 +1,169 @@
+// The layerwise program as a user runs it: outputs, exit codes and one-line errors.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "layerwise/core/safetensors.h"
+#include "test_util.h"
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& arguments) {
+  const std::string command = std::string(LAYERWISE_BINARY) + " " + arguments + " 2>&1";
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;)
+    result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+bool exists(const std::string& path) {
+  return std::ifstream(path).good();
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// One generated activation file shared by the tests: 300 samples, 4 tokens, 16 wide, layers 0..6.
+const std::string& example_file() {
+  static const std::string path = [] {
+    const auto dir = layerwise::testing::temp_dir("cli_example");
+    const auto file = dir + "/acts.safetensors";
+    const auto result =
+        run("example --samples 300 --tokens 4 --width 16 --layers 6 -q --out " + file);
+    EXPECT_EQ(result.code, 0) << result.output;
+    return file;
+  }();
+  return path;
+}
+
+}  // namespace
+
+TEST(Cli, HelpTeachesAndExitsZero) {
+  const auto top = run("--help");
+  EXPECT_EQ(top.code, 0);
+  EXPECT_NE(top.output.find("compare"), std::string::npos);
+  const auto compare = run("compare --help");
+  EXPECT_EQ(compare.code, 0);
+  for (const char* part : {"cka_rbf", "--pool", "similarity.json", "Example"})
+    EXPECT_NE(compare.output.find(part), std::string::npos) << part;
+}
+
+TEST(Cli, CompareWithinOneModelWritesJsonCsvAndSvg) {
+  const auto out = layerwise::testing::temp_dir("cli_within");
+  const auto result =
+      run("compare " + example_file() + " --metrics all --pool mean -q --out " + out);
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto json = read_json(out + "/similarity.json");
+  EXPECT_EQ(json["layers_a"].size(), 7u);
+  EXPECT_EQ(json["layers_a"][6], "layer.6");
+  EXPECT_EQ(json["layers_b"], json["layers_a"]);
+  EXPECT_EQ(json["n_samples"], 300);
+  EXPECT_EQ(json["metrics"].size(), 9u);
+  for (const auto& [name, matrix] : json["metrics"].items()) {
+    ASSERT_EQ(matrix.size(), 7u) << name;
+    ASSERT_EQ(matrix[0].size(), 7u) << name;
+    const double self = matrix[3][3].get<double>();
+    EXPECT_NEAR(self, name == "procrustes" ? 0.0 : 1.0, 1e-5) << name;
+    EXPECT_TRUE(exists(out + "/" + name + ".csv")) << name;
+    EXPECT_TRUE(exists(out + "/" + name + ".svg")) << name;
+  }
+  // The CSV holds the same numbers as the JSON.
+  std::ifstream csv(out + "/cka_linear.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header.rfind("layer,layer.0,layer.1", 0), 0u) << header;
+  EXPECT_NEAR(std::stod(row.substr(row.rfind(',') + 1)),
+              json["metrics"]["cka_linear"][0][6].get<double>(), 1e-8);
+}
+
+TEST(Cli, SvgIsWellFormedXml) {
+  const auto out = layerwise::testing::temp_dir("cli_svg");
+  ASSERT_EQ(run("compare " + example_file() + " -m cos -q --out " + out).code, 0);
+  // Python's standard library parser: no dependency beyond python3.
+  const std::string check =
+      "python3 -c \"import sys, xml.etree.ElementTree as e; r = e.parse(sys.argv[1]).getroot(); "
+      "sys.exit(0 if r.tag.endswith('svg') and len(r.findall('.//{*}rect')) > 49 else 1)\" " +
+      out + "/cos.svg";
+  EXPECT_EQ(std::system(check.c_str()), 0);
+}
+
+TEST(Cli, CompareAcrossTwoFilesWithSelectionAndPooling) {
+  const auto dir = layerwise::testing::temp_dir("cli_across");
+  ASSERT_EQ(run("example --samples 300 --tokens 4 --width 16 --layers 3 --seed 7 -q --out " + dir +
+                "/b.safetensors")
+                .code,
+            0);
+  const auto result = run("compare " + example_file() + " " + dir +
+                          "/b.safetensors --layers 0,2-4 --layers-b 0,2-3 " +
+                          "--pool flatten -m cka_linear,cos -q --out " + dir + "/sim");
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto json = read_json(dir + "/sim/similarity.json");
+  EXPECT_EQ(json["layers_a"], nlohmann::json({"layer.0", "layer.2", "layer.3", "layer.4"}));
+  EXPECT_EQ(json["layers_b"], nlohmann::json({"layer.0", "layer.2", "layer.3"}));
+  EXPECT_EQ(json["metrics"]["cka_linear"].size(), 4u);
+  EXPECT_EQ(json["metrics"]["cka_linear"][0].size(), 3u);
+  EXPECT_EQ(json["inputs"]["pool"], "flatten");
+}
+
+TEST(Cli, PerSampleCosinesAreSaved) {
+  const auto out = layerwise::testing::temp_dir("cli_per_sample");
+  ASSERT_EQ(run("compare " + example_file() + " -m cos --per-sample -q --out " + out).code, 0);
+  const auto file = layerwise::read_safetensors(out + "/cos_per_sample.safetensors");
+  EXPECT_EQ(file.at("cos").sizes(), (std::vector<int64_t>{300, 7, 7}));
+}
+
+// Bad input: exit code 2, one line naming the problem, and no result file.
+void expect_usage_error(const std::string& arguments, const std::string& expected,
+                        const std::string& out) {
+  const auto result = run(arguments + " -q --out " + out);
+  EXPECT_EQ(result.code, 2) << arguments << "\n" << result.output;
+  EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  EXPECT_FALSE(exists(out + "/similarity.json")) << arguments;
+}
+
+TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
+  const auto dir = layerwise::testing::temp_dir("cli_bad");
+  const auto out = dir + "/out";
+  const auto& good = example_file();
+  expect_usage_error("compare " + dir + "/missing.safetensors", "missing.safetensors", out);
+  expect_usage_error("compare " + good + " -m cos,nope", "unknown metric 'nope'", out);
+  expect_usage_error("compare " + good + " --pool middle", "unknown pooling 'middle'", out);
+  expect_usage_error("compare " + good + " --layers 3,99", "no such layer", out);
+  expect_usage_error("compare " + good + " --rbf-threshold -1", "rbf-threshold", out);
+  expect_usage_error("frobnicate", "subcommand", out);
+
+  // A truncated file.
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir + "/cut.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_usage_error("compare " + dir + "/cut.safetensors", "cut.safetensors", out);
+
+  // NaN in a layer: the message names the layer and the sample.
+  auto nan_layer = torch::randn({20, 4});
+  nan_layer[7][2] = std::nan("");
+  layerwise::write_safetensors(dir + "/nan.safetensors",
+                               {{"layer.0", torch::randn({20, 4})}, {"layer.1", nan_layer}});
+  expect_usage_error("compare " + dir + "/nan.safetensors", "layer 1 has 1 NaN", out);
+
+  // A and B with different sample counts.
+  layerwise::write_safetensors(dir + "/short.safetensors", {{"layer.0", torch::randn({10, 4})}});
+  layerwise::write_safetensors(dir + "/twenty.safetensors", {{"layer.0", torch::randn({20, 4})}});
+  expect_usage_error("compare " + dir + "/twenty.safetensors " + dir + "/short.safetensors -m cos",
+                     "A has 20 samples but B has 10", out);
+}
