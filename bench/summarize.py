@@ -23,16 +23,21 @@ def stream(rows, impl):
         sys.stdout.flush()
 
 
+def fmt(value, digits=4):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def compare(rows):
     best = {}
     for r in rows:
         key = (r["impl"], r["device"], r["n"], r["metric"], bool(r["tf32"]))
         best[key] = r["median_s"]
     metrics = ["cos", "cka_linear", "cka_debiased", "cka_rbf"]
-    print("| device | N | metric | precision | layerwise (s) | PyTorch Python (s) | speed-up | pair-by-pair (s) |")
+    print("| device | N | metric | precision | layerwise (s) | PyTorch Python (s) | speed-up | "
+          "pair-by-pair (s) |")
     print("|---|---|---|---|---|---|---|---|")
-    keys = sorted({(k[1], k[2], k[4]) for k in best if k[0] == "layerwise"})
-    for device, n, tf32 in keys:
+    for device, n, tf32 in sorted({(k[1], k[2], k[4]) for k in best if k[0] == "layerwise"}):
+        precision = "tf32" if tf32 else "fp32"
         total_ref = 0.0
         for metric in metrics:
             ours = best.get(("layerwise", device, n, metric, tf32))
@@ -41,17 +46,14 @@ def compare(rows):
             if ours is None:
                 continue
             total_ref += ref or 0.0
-            print(f"| {device} | {n} | {metric} | {'tf32' if tf32 else 'fp32'} | {ours:.4f} | "
-                  f"{ref:.4f} | {ref / ours:.1f}x | {pair:.3f} |" if ref else
-                  f"| {device} | {n} | {metric} | {'tf32' if tf32 else 'fp32'} | {ours:.4f} | - | - | "
-                  f"{pair:.3f} |" if pair else
-                  f"| {device} | {n} | {metric} | {'tf32' if tf32 else 'fp32'} | {ours:.4f} | - | - | - |")
+            ratio = f"{ref / ours:.1f}x" if ref else "-"
+            print(f"| {device} | {n} | {metric} | {precision} | {fmt(ours)} | {fmt(ref)} | {ratio} | "
+                  f"{fmt(pair, 3)} |")
         together = best.get(("layerwise", device, n, "together", tf32))
         if together:
             ratio = f"{total_ref / together:.1f}x" if total_ref else "-"
-            ref_text = f"{total_ref:.4f}" if total_ref else "-"
-            print(f"| {device} | {n} | **all four** | {'tf32' if tf32 else 'fp32'} | **{together:.4f}** | "
-                  f"{ref_text} | {ratio} | |")
+            print(f"| {device} | {n} | **all four, one call** | {precision} | **{together:.4f}** | "
+                  f"{fmt(total_ref or None)} | {ratio} | |")
 
 
 def main():

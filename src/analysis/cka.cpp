@@ -34,50 +34,74 @@ torch::Tensor debiased_term(const torch::Tensor& cross, const torch::Tensor& row
   return cross - n / (n - 2) * row_dot + sq_norm_product / ((n - 1) * (n - 2));
 }
 
+// The k-th smallest (0-based) of the strict upper triangle of a square CPU matrix, and the next
+// one, by selection in place of a sort (torch's CPU kthvalue was measured 4x slower than this).
+template <typename Scalar>
+std::pair<double, double> upper_kth_pair_cpu(const torch::Tensor& d2, int64_t k) {
+  const auto values = d2.contiguous();
+  const int64_t n = values.size(0);
+  const Scalar* data = values.data_ptr<Scalar>();
+  std::vector<Scalar> upper;
+  upper.reserve(static_cast<size_t>(n * (n - 1) / 2));
+  for (int64_t i = 0; i + 1 < n; ++i)
+    upper.insert(upper.end(), data + i * n + i + 1, data + (i + 1) * n);
+  const auto kth = upper.begin() + k;
+  std::nth_element(upper.begin(), kth, upper.end());
+  const double next = kth + 1 < upper.end() ? *std::min_element(kth + 1, upper.end()) : *kth;
+  return {static_cast<double>(*kth), next};
+}
+
 // The median of the N x N matrix of squared distances d2 (zero diagonal), numpy-style (the mean of
 // the two middle values for an even count), read off its strict upper triangle: in sorted order the
-// full matrix holds the N diagonal zeros, then every off-diagonal value twice.
+// full matrix holds the N diagonal zeros, then every off-diagonal value twice. Float64 scalar.
 torch::Tensor median_of_distances(const torch::Tensor& d2) {
   const int64_t n = d2.size(0);
-  const auto index =
-      torch::triu_indices(n, n, 1, torch::TensorOptions(torch::kLong).device(d2.device()));
-  const auto upper = d2.index({index[0], index[1]});  // (N (N-1) / 2)
-  // k-th smallest upper value, 0-based. CUDA's kthvalue is slow on one long row (measured 122 ms
-  // against 1 ms for a sort of 16M values on an H200); on CPU the selection beats a sort.
-  torch::Tensor sorted;
-  if (d2.is_cuda()) sorted = std::get<0>(upper.sort());
-  const auto upper_at = [&](int64_t k) {
-    return sorted.defined() ? sorted[k] : std::get<0>(upper.kthvalue(k + 1));
-  };
-  const auto value_at = [&](int64_t position) {  // 0-based position in the sorted full matrix
-    if (position < n) return torch::zeros({}, d2.options().dtype(torch::kFloat64));
-    return upper_at((position - n) / 2).to(torch::kFloat64);
-  };
   const int64_t count = n * n;
-  if (count % 2 == 1) return value_at(count / 2);
-  return (value_at(count / 2 - 1) + value_at(count / 2)) / 2;
+  const int64_t low = count % 2 == 1 ? count / 2 : count / 2 - 1;  // positions in the full order
+  const int64_t high = count / 2;
+  const auto f64 = torch::TensorOptions(torch::kFloat64).device(d2.device());
+  if (high < n) return torch::zeros({}, f64);  // at most one off-diagonal pair: the median is 0
+  double low_value = 0, high_value = 0;
+  if (d2.is_cuda()) {
+    // CUDA's kthvalue is slow on one long row (122 ms against 1 ms for a sort of 16M values, H200).
+    const auto index =
+        torch::triu_indices(n, n, 1, torch::TensorOptions(torch::kLong).device(d2.device()));
+    const auto sorted = std::get<0>(d2.index({index[0], index[1]}).sort());
+    const auto pick = [&](int64_t position) {
+      return position < n ? torch::zeros({}, f64) : sorted[(position - n) / 2].to(torch::kFloat64);
+    };
+    return (pick(low) + pick(high)) / 2;
+  }
+  const int64_t k = (std::max(low, n) - n) / 2;  // upper index of the lower middle (or of high)
+  const auto [kth, next] = d2.scalar_type() == torch::kFloat64 ? upper_kth_pair_cpu<double>(d2, k)
+                                                               : upper_kth_pair_cpu<float>(d2, k);
+  const auto upper_at = [&](int64_t position) {
+    if (position < n) return 0.0;
+    return (position - n) / 2 == k ? kth : next;  // high is at most one step past low
+  };
+  low_value = upper_at(low);
+  high_value = upper_at(high);
+  return torch::full({}, (low_value + high_value) / 2, f64);
 }
 
-// Squared distances between the rows of x (N, D), given their squared norms: (N, N).
-torch::Tensor squared_distances(const torch::Tensor& x, const torch::Tensor& norms) {
-  auto d2 = torch::addmm(norms.unsqueeze(0), x, x.t(), /*beta=*/1, /*alpha=*/-2);  // (N, N)
-  return d2.add_(norms.unsqueeze(1)).clamp_min_(0);
-}
-
-// The RBF kernel exponent -gamma |x_i - x_j|^2 = 2 gamma x_i.x_j - gamma r_i - gamma r_j as one
-// matrix product of augmented rows: left_i = [sqrt(2 gamma) x_i, -gamma r_i, 1] and
-// right_j = [sqrt(2 gamma) x_j, 1, -gamma r_j]. One product then writes the exponent: no separate
-// passes to add the norms and scale. x is centered first, which keeps r small (the kernel does not
-// change: distances are translation invariant).
+// Rows whose product is -gamma |x_i - x_j|^2 = 2 gamma x_i.x_j - gamma r_i - gamma r_j:
+// left_i = [2 gamma x_i, -gamma r_i, 1] and right_j = [x_j, 1, -gamma r_j], (N, D+2) each. One
+// matrix product then writes the kernel exponent (or, with gamma = -1, the squared distances):
+// broadcast additions of the norms afterwards were measured slower than the product itself on CPU.
+// x is centered first, which keeps r small (distances are translation invariant).
 std::pair<torch::Tensor, torch::Tensor> augmented_rows(const torch::Tensor& centered,
                                                        const torch::Tensor& gamma) {
-  const auto dtype = centered.scalar_type();
-  const auto g = gamma.to(dtype);
+  const auto g = gamma.to(centered.scalar_type());
   const auto norms = (centered * centered).sum(1, /*keepdim=*/true);  // (N, 1)
-  const auto scaled = centered * (2 * g).sqrt();                      // (N, D)
   const auto ones = torch::ones_like(norms);
-  const auto minus = -g * norms;                                                        // (N, 1)
-  return {torch::cat({scaled, minus, ones}, 1), torch::cat({scaled, ones, minus}, 1)};  // (N, D+2)
+  const auto minus = -g * norms;  // (N, 1)
+  return {torch::cat({2 * g * centered, minus, ones}, 1), torch::cat({centered, ones, minus}, 1)};
+}
+
+// Squared distances between the rows of centered x (N, D): (N, N).
+torch::Tensor squared_distances(const torch::Tensor& centered) {
+  const auto rows = augmented_rows(centered, torch::full({}, -1.0, centered.options()));
+  return torch::mm(rows.first, rows.second.t());  // (N, N)
 }
 
 }  // namespace
@@ -120,8 +144,7 @@ torch::Tensor rbf_sigma2(const torch::Tensor& x, const RbfOptions& options) {
                            .div(m, "floor");  // (m) evenly spaced rows
     rows = rows.index_select(0, index);       // (m, D)
   }
-  rows = center_columns(rows);
-  const auto d2 = squared_distances(rows, (rows * rows).sum(1));  // (m, m)
+  const auto d2 = squared_distances(center_columns(rows));  // (m, m)
   return median_of_distances(d2) * (options.threshold * options.threshold);
 }
 
