@@ -4,7 +4,7 @@
 # the PyTorch Python version. Results go to $OUT (default: out/).
 #
 # Header-only and test dependencies travel as Debian packages unpacked into .deps (see
-# docs/PERFORMANCE.md): apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev googletest,
+# docs/PERFORMANCE.md): apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev googletest zlib1g-dev zlib1g,
 # then dpkg -x each into .deps/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

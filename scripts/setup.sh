@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build git
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-pthread    # without it LibTorch multiplies on the reference BLAS: 17x slower
-  libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev
   dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
   python3-numpy           # fixture generators and the Python cross-checks in the tests
 )
