@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "layerwise/core/error.h"
+#include "test_util.h"
 
 namespace {
 
@@ -102,17 +103,6 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 double scalar(const torch::Tensor& m) {
   EXPECT_EQ(m.numel(), 1);
   return m.item<double>();
-}
-
-/// The message of the layerwise::Error that `f` throws ("" and a test failure if none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const layerwise::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a layerwise::Error";
-  return "";
 }
 
 /// A random well-conditioned (d, d) matrix: Q1 diag(0.5 .. 2) Q2 with Q1, Q2 random orthogonal.
@@ -271,12 +261,12 @@ TEST(CcaSize, RefusesLayersThatFillTheSampleSpace) {
   const auto full = torch::randn({50, 49}, torch::kFloat64);  // rank 49 = N - 1: still degenerate
   const auto ok = torch::randn({50, 48}, torch::kFloat64);    // N = D + 2: the widest accepted
 
-  auto msg = error_of([&] { la::cca_mean({x, wide}, {x}); });
+  auto msg = layerwise::testing::error_message([&] { la::cca_mean({x, wide}, {x}); });
   EXPECT_NE(msg.find("A layer 1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("N = 50"), std::string::npos) << msg;
   EXPECT_NE(msg.find("D = 60"), std::string::npos) << msg;
   EXPECT_NE(msg.find("svcca"), std::string::npos) << msg;
-  msg = error_of([&] { la::pwcca({x}, {full, x}); });
+  msg = layerwise::testing::error_message([&] { la::pwcca({x}, {full, x}); });
   EXPECT_NE(msg.find("B layer 0"), std::string::npos) << msg;
   EXPECT_NE(msg.find("D = 49"), std::string::npos) << msg;
   EXPECT_NE(msg.find("rank 49"), std::string::npos) << msg;
@@ -294,7 +284,7 @@ TEST(CcaSize, RefusesLayersThatFillTheSampleSpace) {
   const auto sv = scalar(la::svcca({wide}, {x}, 0.5));
   EXPECT_TRUE(std::isfinite(sv));
   EXPECT_LT(sv, 0.99);
-  msg = error_of([&] { la::svcca({x}, {wide}, 1.0); });
+  msg = layerwise::testing::error_message([&] { la::svcca({x}, {wide}, 1.0); });
   EXPECT_NE(msg.find("B layer 0"), std::string::npos) << msg;
   EXPECT_NE(msg.find("variance"), std::string::npos) << msg;
 }
@@ -302,7 +292,9 @@ TEST(CcaSize, RefusesLayersThatFillTheSampleSpace) {
 TEST(CcaSize, ConstantLayer) {
   const auto constant = torch::full({50, 4}, 2.0, torch::kFloat64);
   EXPECT_EQ(la::canonical_correlations(constant, in("x")).numel(), 0);
-  const auto msg = error_of([&] { la::cca_mean({in("x")}, {in("y"), constant}); });
+  const auto msg = layerwise::testing::error_message([&] {
+    la::cca_mean({in("x")}, {in("y"), constant});
+  });
   EXPECT_NE(msg.find("B layer 1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("constant"), std::string::npos) << msg;
   EXPECT_THROW(la::svcca({constant}, {in("x")}), layerwise::Error);
