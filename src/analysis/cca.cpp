@@ -125,6 +125,19 @@ torch::Tensor fill_matrix(size_t la, size_t lb, bool mirror, const torch::Device
       .to(device);
 }
 
+// Checks and whitens both layer lists for a measure that needs every layer's rank below N - 1
+// (cca_mean, pwcca); b's whitening is a's when the lists are the same.
+std::pair<std::vector<Whitened>, std::vector<Whitened>> whiten_for_cca(const Layers& a,
+                                                                       const Layers& b,
+                                                                       const char* measure) {
+  check_layer_pair(a, b);
+  auto wa = whiten_all(a);
+  auto wb = same_layers(a, b) ? wa : whiten_all(b);
+  for (size_t i = 0; i < wa.size(); ++i) check_cca_size(wa[i], "A", i, measure);
+  for (size_t j = 0; j < wb.size(); ++j) check_cca_size(wb[j], "B", j, measure);
+  return {std::move(wa), std::move(wb)};
+}
+
 }  // namespace
 
 torch::Tensor canonical_correlations(const torch::Tensor& x, const torch::Tensor& y) {
@@ -135,12 +148,10 @@ torch::Tensor canonical_correlations(const torch::Tensor& x, const torch::Tensor
 }
 
 torch::Tensor cca_mean(const Layers& a, const Layers& b) {
-  check_layer_pair(a, b);
   const bool same = same_layers(a, b);
-  const auto wa = whiten_all(a);
-  const auto wb = same ? wa : whiten_all(b);
-  for (size_t i = 0; i < wa.size(); ++i) check_cca_size(wa[i], "A", i, "cca_mean");
-  for (size_t j = 0; j < wb.size(); ++j) check_cca_size(wb[j], "B", j, "cca_mean");
+  const auto whitened = whiten_for_cca(a, b, "cca_mean");
+  const auto& wa = whitened.first;
+  const auto& wb = whitened.second;
   return fill_matrix(a.size(), b.size(), same, a[0].device(), [&](size_t i, size_t j) {
     return correlations(wa[i].basis, wb[j].basis).square().mean();
   });
@@ -170,12 +181,9 @@ torch::Tensor svcca(const Layers& a, const Layers& b, double variance) {
 }
 
 torch::Tensor pwcca(const Layers& a, const Layers& b) {
-  check_layer_pair(a, b);
-  const bool same = same_layers(a, b);
-  const auto wa = whiten_all(a);
-  const auto wb = same ? wa : whiten_all(b);
-  for (size_t i = 0; i < wa.size(); ++i) check_cca_size(wa[i], "A", i, "pwcca");
-  for (size_t j = 0; j < wb.size(); ++j) check_cca_size(wb[j], "B", j, "pwcca");
+  const auto whitened = whiten_for_cca(a, b, "pwcca");
+  const auto& wa = whitened.first;
+  const auto& wb = whitened.second;
   return fill_matrix(a.size(), b.size(), /*mirror=*/false, a[0].device(),
                      [&](size_t i, size_t j) { return pwcca_pair(wa[i], wb[j]); });
 }
