@@ -1,221 +1,41 @@
 // layerwise: the command-line program. It parses, wires and writes; the work lives in the library.
-#include <CLI/CLI.hpp>
-
-#include <chrono>
+// Each subcommand lives in its own cmd_<name>.cpp.
 #include <iostream>
+#include <utility>
+#include <vector>
 
-#include "layerwise/analysis/cos.h"
-#include "layerwise/analysis/layer_file.h"
-#include "layerwise/analysis/similarity.h"
-#include "layerwise/analysis/similarity_files.h"
-#include "layerwise/core/compat.h"
+#include "cli.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/runtime.h"
-#include "layerwise/core/safetensors.h"
 #include "layerwise/core/version.h"
-#include "layerwise/data/example_activations.h"
 
 namespace lw = layerwise;
-namespace la = layerwise::analysis;
-
-namespace {
-
-struct GlobalFlags {
-  int threads = 0;
-  bool quiet = false;
-};
-
-torch::Device parse_device(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  LW_CHECK(name.rfind("cuda", 0) == 0, "unknown --device '", name, "'; use cpu or cuda[:N]");
-  LW_CHECK(lw::compat::cuda_available(), "--device ", name,
-           ": no CUDA device is usable in this build or on this machine");
-  return torch::Device(name);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// ---- compare ---------------------------------------------------------------------------------
-
-struct CompareFlags {
-  std::string file_a, file_b, out = "similarity_out",
-                              metrics = "cos,cka_linear,cka_rbf,cka_debiased";
-  std::string pool = "cls", layers, layers_b, device = "cpu";
-  int64_t samples = 0;
-  double rbf_threshold = 0.5;
-  int64_t median_samples = 4096;
-  double svcca_variance = 0.99;
-  int64_t minibatch = 1024;
-  bool tf32 = false;
-  bool per_sample = false;
-};
-
-void add_compare(CLI::App& app, CompareFlags& flags) {
-  auto* cmd =
-      app.add_subcommand("compare", "Layer-by-layer similarity matrices from activation files");
-  cmd->footer(
-      "Each floating-point tensor in a file is a layer, (N, D) or (N, T, D), ordered by the "
-      "integer\n"
-      "in its name (layer.0, layer.1, ...). With one file the layers are compared with each "
-      "other;\n"
-      "with two, every layer of A with every layer of B (same samples, same order).\n\n"
-      "Measures: " +
-      [] {
-        std::string text;
-        for (const auto& name : la::metric_names())
-          text += "\n  " + name + std::string(15 - name.size(), ' ') + la::metric_description(name);
-        return text;
-      }() +
-      "\n\nWrites OUT/similarity.json (all matrices, row i = layer i of A), OUT/<metric>.csv and\n"
-      "OUT/<metric>.svg.\n\nExample:\n  layerwise example --out acts.safetensors\n"
-      "  layerwise compare acts.safetensors --metrics all --pool mean --out sim/");
-  cmd->add_option("A", flags.file_a, "safetensors file with the layers of model A")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("B", flags.file_b, "optional second file: compare A's layers with B's")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--metrics,-m", flags.metrics, "comma-separated measures, or all")
-      ->capture_default_str();
-  cmd->add_option("--pool", flags.pool,
-                  "how (N, T, D) tensors become (N, D): cls (token 0), mean, last, flatten "
-                  "(N, T*D), tokens (each token a sample)")
-      ->capture_default_str();
-  cmd->add_option("--layers", flags.layers, "layer numbers to keep, e.g. 0,2,4-12 (default all)");
-  cmd->add_option("--layers-b", flags.layers_b, "layer numbers to keep from B (default: --layers)");
-  cmd->add_option("--samples", flags.samples, "use the first N samples only (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--out,-o", flags.out, "output folder")->capture_default_str();
-  cmd->add_option("--device", flags.device, "cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--rbf-threshold", flags.rbf_threshold,
-                  "cka_rbf bandwidth: sigma = threshold x median distance")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--median-samples", flags.median_samples,
-                  "cka_rbf: rows used for the median distance (exact when N is at most this)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
-  cmd->add_option("--svcca-variance", flags.svcca_variance, "share of variance svcca keeps")
-      ->capture_default_str()
-      ->check(CLI::Range(1e-6, 1.0));
-  cmd->add_option("--minibatch", flags.minibatch, "batch size of cka_minibatch")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
-  cmd->add_flag("--tf32", flags.tf32, "allow TF32 matrix products on CUDA (faster, ~1e-4 error)");
-  cmd->add_flag("--per-sample", flags.per_sample,
-                "also write OUT/cos_per_sample.safetensors: (N, La, Lb) per-sample cosines");
-}
-
-int run_compare(const CompareFlags& flags, const GlobalFlags& global) {
-  la::LoadOptions load;
-  load.pool = la::parse_pool(flags.pool);
-  load.select = flags.layers;
-  load.max_samples = flags.samples;
-  load.device = parse_device(flags.device);
-  const auto metrics = la::parse_metrics(flags.metrics);
-  lw::compat::set_cuda_tf32(flags.tf32);
-
-  const auto a = la::load_layer_file(flags.file_a, load);
-  auto load_b = load;
-  if (!flags.layers_b.empty()) load_b.select = flags.layers_b;
-  LW_CHECK(flags.layers_b.empty() || !flags.file_b.empty(), "--layers-b needs a second file B");
-  const auto b = flags.file_b.empty() ? a : la::load_layer_file(flags.file_b, load_b);
-  const auto& layers_b = flags.file_b.empty() ? a.layers : b.layers;
-  la::SimilarityOptions options;
-  options.rbf.threshold = flags.rbf_threshold;
-  options.rbf.median_samples = flags.median_samples;
-  options.svcca_variance = flags.svcca_variance;
-  options.minibatch_size = flags.minibatch;
-
-  la::SimilarityResults results;
-  results.layers_a = a.names;
-  results.layers_b = b.names;
-  results.n_samples = a.layers.front().size(0);
-  for (const auto& metric : metrics) {
-    const auto start = std::chrono::steady_clock::now();
-    results.metrics[metric] =
-        la::compute_similarity({metric}, a.layers, layers_b, options).at(metric);
-    results.seconds[metric] = seconds_since(start);
-    if (!global.quiet)
-      std::cerr << metric << ": " << a.layers.size() << " x " << layers_b.size() << " in "
-                << results.seconds[metric] << " s\n";
-  }
-  results.inputs = {{"a", flags.file_a},
-                    {"b", flags.file_b.empty() ? flags.file_a : flags.file_b},
-                    {"pool", flags.pool},
-                    {"device", flags.device}};
-  results.options = {{"rbf_threshold", flags.rbf_threshold},
-                     {"median_samples", flags.median_samples},
-                     {"svcca_variance", flags.svcca_variance},
-                     {"minibatch", flags.minibatch},
-                     {"tf32", flags.tf32}};
-  auto written = la::write_similarity_files(flags.out, results);
-  if (flags.per_sample) {
-    const auto per_sample = la::cos_per_sample_matrix(a.layers, layers_b);
-    const std::string path = flags.out + "/cos_per_sample.safetensors";
-    lw::write_safetensors(path, {std::make_pair(std::string("cos"), per_sample)});
-    written.push_back(path);
-  }
-  if (!global.quiet) std::cerr << "wrote " << written.size() << " files to " << flags.out << "\n";
-  std::cout << flags.out << "/similarity.json\n";
-  return 0;
-}
-
-// ---- example ---------------------------------------------------------------------------------
-
-struct ExampleFlags {
-  std::string out = "example_layers.safetensors";
-  lw::data::ExampleOptions options;
-};
-
-void add_example(CLI::App& app, ExampleFlags& flags) {
-  auto* cmd = app.add_subcommand(
-      "example", "Write generated layer activations (a random residual network) to try compare on");
-  cmd->footer(
-      "Tensors layer.0 .. layer.L of shape (N, T, D), and labels (N).\n\nExample:\n"
-      "  layerwise example --out acts.safetensors --layers 12\n"
-      "  layerwise compare acts.safetensors --pool mean --out sim/");
-  cmd->add_option("--out,-o", flags.out, "safetensors file to write")->capture_default_str();
-  cmd->add_option("--samples", flags.options.n_samples, "N")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{2}, int64_t{10000000}));
-  cmd->add_option("--tokens", flags.options.n_tokens, "T")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  cmd->add_option("--width", flags.options.width, "D")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
-  cmd->add_option("--layers", flags.options.n_layers, "number of blocks")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
-  cmd->add_option("--seed", flags.options.seed, "random seed")->capture_default_str();
-}
-
-int run_example(const ExampleFlags& flags, const GlobalFlags& global) {
-  lw::write_safetensors(flags.out, lw::data::example_activations(flags.options),
-                        {{"generator", "layerwise example"}, {"version", lw::version_string()}});
-  if (!global.quiet) std::cerr << "wrote " << flags.out << "\n";
-  std::cout << flags.out << "\n";
-  return 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"layerwise " + lw::version_string() +
                ": how the hidden layers of a transformer relate to each other"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (--quiet, --threads) also after the subcommand
-  GlobalFlags global;
+  app.footer(
+      "Start here:\n"
+      "  layerwise demo                      train a standard and an aligned ViT, compare them\n"
+      "  layerwise train --objective aligned --out runs/aligned\n"
+      "  layerwise eval runs/aligned         accuracy of the last classifier after every layer\n"
+      "  layerwise similarity runs/aligned   COS / CKA matrices of the trained model\n"
+      "  layerwise compare acts.safetensors  matrices from any activations you dumped\n"
+      "Each subcommand has its own --help.");
+  lw::cli::GlobalFlags global;
   app.add_option("--threads", global.threads, "CPU threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   app.add_flag("--quiet,-q", global.quiet, "no progress on stderr");
   app.set_version_flag("--version", lw::version_string());
-  CompareFlags compare;
-  add_compare(app, compare);
-  ExampleFlags example;
-  add_example(app, example);
+  const std::vector<std::pair<std::string, lw::cli::Runner>> commands = {
+      {"demo", lw::cli::add_demo(app)},
+      {"train", lw::cli::add_train(app)},
+      {"eval", lw::cli::add_eval(app)},
+      {"similarity", lw::cli::add_similarity(app)},
+      {"compare", lw::cli::add_compare(app)},
+      {"example", lw::cli::add_example(app)}};
 
   try {
     app.parse(argc, argv);
@@ -231,8 +51,8 @@ int main(int argc, char** argv) {
   }
   lw::configure_runtime(global.threads);
   try {
-    if (app.got_subcommand("compare")) return run_compare(compare, global);
-    if (app.got_subcommand("example")) return run_example(example, global);
+    for (const auto& [name, run] : commands)
+      if (app.got_subcommand(name)) return run(global);
   } catch (const lw::Error& e) {
     std::cerr << "layerwise: " << e.what() << "\n";
     return 2;

@@ -167,3 +167,87 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
   expect_usage_error("compare " + dir + "/twenty.safetensors " + dir + "/short.safetensors -m cos",
                      "A has 20 samples but B has 10", out);
 }
+
+namespace {
+
+bool fashion_mnist_installed() {
+  return exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+}
+
+// One tiny run trained through the CLI, shared by the tests below.
+const std::string& tiny_run_dir() {
+  static const std::string dir = [] {
+    const auto root = layerwise::testing::temp_dir("cli_train");
+    const auto result = run("train --preset tiny --objective multihead --epochs 1 --train-limit 512 "
+                            "--val-fraction 0.01 --batch-size 64 -q --out " + root + "/run");
+    EXPECT_EQ(result.code, 0) << result.output;
+    return root + "/run";
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST(Cli, TrainEvalSimilarityOnARealRun) {
+  if (!fashion_mnist_installed()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const auto& dir = tiny_run_dir();
+  for (const auto* file : {"config.json", "model.safetensors", "optimizer.safetensors",
+                           "trainer_state.json", "metrics.jsonl"})
+    EXPECT_TRUE(exists(dir + "/" + file)) << file;
+  EXPECT_EQ(read_json(dir + "/config.json").at("objective"), "multihead");
+
+  auto result = run("eval " + dir + " --samples 500 -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto eval = read_json(dir + "/eval.json");
+  EXPECT_EQ(eval.at("accuracy").size(), 2u);
+  EXPECT_EQ(eval.at("last_head").at("accuracy").size(), 2u);  // multi-head: the last head too
+  EXPECT_EQ(eval.at("n_samples"), 500);
+  for (const auto* key : {"final_accuracy", "mean_confidence", "saturation_layer_histogram",
+                          "minimal_depth", "cos_to_last"})
+    EXPECT_TRUE(eval.contains(key)) << key;
+  const auto predictions = layerwise::read_safetensors(dir + "/eval_predictions.safetensors");
+  EXPECT_EQ(predictions.at("predictions").sizes(), torch::IntArrayRef({2, 500}));
+
+  result = run("similarity " + dir + " --samples 300 --metrics cos,cka_linear --save-activations -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto similarity = read_json(dir + "/similarity.json");
+  EXPECT_EQ(similarity.at("layers_a").size(), 3u);  // embeddings + 2 blocks
+  EXPECT_EQ(similarity.at("n_samples"), 300);
+  EXPECT_NEAR(similarity.at("metrics").at("cos")[1][1].get<double>(), 1.0, 1e-6);
+  // The saved activations feed `compare` and give the same matrix.
+  result = run("compare " + dir + "/activations.safetensors -m cos -q --out " + dir + "/cmp");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_EQ(read_json(dir + "/cmp/similarity.json").at("metrics").at("cos"),
+            similarity.at("metrics").at("cos"));
+}
+
+TEST(Cli, TrainAndEvalRefuseBadInput) {
+  const auto dir = layerwise::testing::temp_dir("cli_train_bad");
+  auto expect_error = [&](const std::string& arguments, const std::string& expected) {
+    const auto result = run(arguments + " -q");
+    EXPECT_EQ(result.code, 2) << arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  };
+  expect_error("train --objective fancy --out " + dir + "/a", "objective 'fancy'");
+  expect_error("train --preset huge --out " + dir + "/a", "unknown model preset 'huge'");
+  expect_error("train --layer-weights 1,x --out " + dir + "/a", "'x' is not a number");
+  expect_error("train --preset tiny --layer-weights 1,2,3 --out " + dir + "/a", "3 values");
+  expect_error("train --heads 5 --out " + dir + "/a", "multiple of n_heads");
+  expect_error("train --epochs 1 --device tpu --out " + dir + "/a", "unknown device 'tpu'");
+  expect_error("train --dataset idx --data-dir " + dir + "/none --out " + dir + "/a", "/none");
+  expect_error("train", "--out RUN");
+  expect_error("train --resume " + dir + "/nothing", "config.json");
+  expect_error("eval " + dir, "config.json");
+  expect_error("eval /no/such/run", "RUN");
+  std::ofstream(dir + "/bad.json") << "{\"train\": {\"epochz\": 3}}";
+  expect_error("train --config " + dir + "/bad.json --out " + dir + "/a", "unknown field 'epochz'");
+  EXPECT_FALSE(exists(dir + "/a/model.safetensors"));
+  if (fashion_mnist_installed()) {
+    const auto& run_dir = tiny_run_dir();
+    expect_error("eval " + run_dir + " --split holdout", "'holdout'");
+    expect_error("similarity " + run_dir + " --pool middle", "'middle'");
+    expect_error("train --preset tiny --out " + run_dir, "already holds a run");
+  }
+  layerwise::testing::remove_tree(dir);
+}

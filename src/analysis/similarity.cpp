@@ -119,4 +119,13 @@ std::map<std::string, torch::Tensor> compute_similarity(const std::vector<std::s
   return out;
 }
 
+double matrix_correlation(const torch::Tensor& a, const torch::Tensor& b) {
+  LW_CHECK(a.sizes() == b.sizes(), "matrix_correlation: shapes ", a.sizes(), " and ", b.sizes(),
+           " differ");
+  const auto x = a.to(torch::kCPU, torch::kFloat64).flatten();
+  const auto y = b.to(torch::kCPU, torch::kFloat64).flatten();
+  const auto dx = x - x.mean(), dy = y - y.mean();
+  return ((dx * dy).sum() / (dx.norm() * dy.norm())).item<double>();
+}
+
 }  // namespace layerwise::analysis

@@ -27,9 +27,7 @@ nlohmann::json similarity_json(const SimilarityResults& results) {
 
 std::vector<std::string> write_similarity_files(const std::string& dir,
                                                 const SimilarityResults& results) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  LW_CHECK(!error, "cannot create output folder '", dir, "': ", error.message());
+  make_directories(dir);
   // Render everything first, so that a failure leaves the folder as it was.
   std::vector<std::pair<std::string, std::string>> files;
   files.emplace_back(dir + "/similarity.json", similarity_json(results).dump(2) + "\n");

@@ -31,7 +31,7 @@ std::string find_fashion_file(const std::string& dir, const std::string& name) {
   const std::string gz = dir + "/" + name + ".gz";
   if (is_file(gz)) return gz;
   if (is_file(dir + "/" + name)) return dir + "/" + name;
-  throw Error(str_cat("Fashion-MNIST file '", gz, "' not found (nor without .gz): ", kInstallHint));
+  throw Error(str_cat("data file '", gz, "' not found (nor without .gz): ", kInstallHint));
 }
 
 // Splitmix64's finalizer: neighbouring (seed, epoch) pairs get unrelated generator seeds.
@@ -69,16 +69,20 @@ ImageDataset load_idx_pair(const std::string& images_path, const std::string& la
   return data;
 }
 
-ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split) {
-  LW_CHECK(split == "train" || split == "test", "unknown Fashion-MNIST split '", split,
+ImageDataset load_idx_folder(const std::string& folder, const std::string& split) {
+  LW_CHECK(split == "train" || split == "test", "unknown split '", split,
            "': expected 'train' or 'test'");
+  LW_CHECK(is_dir(folder), "data folder '", folder, "' not found");
+  const std::string prefix = split == "train" ? "train" : "t10k";  // the published file names
+  return load_idx_pair(find_fashion_file(folder, prefix + "-images-idx3-ubyte"),
+                       find_fashion_file(folder, prefix + "-labels-idx1-ubyte"));
+}
+
+ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split) {
   const std::string folder = dir.empty() ? kFashionMnistDir : dir;
   LW_CHECK(is_dir(folder), "Fashion-MNIST folder '", folder, "' not found: ", kInstallHint);
-  const std::string prefix = split == "train" ? "train" : "t10k";  // the published file names
-  const std::string labels_path = find_fashion_file(folder, prefix + "-labels-idx1-ubyte");
-  ImageDataset data =
-      load_idx_pair(find_fashion_file(folder, prefix + "-images-idx3-ubyte"), labels_path);
-  LW_CHECK(data.n_classes <= 10, "Fashion-MNIST label file '", labels_path, "' holds label ",
+  ImageDataset data = load_idx_folder(folder, split);
+  LW_CHECK(data.n_classes <= 10, "Fashion-MNIST labels (", folder, ", ", split, ") hold label ",
            data.n_classes - 1, ": expected 0 to 9");
   data.n_classes = 10;
   data.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -39,4 +39,8 @@ std::map<std::string, torch::Tensor> compute_similarity(const std::vector<std::s
                                                         const Layers& a, const Layers& b,
                                                         const SimilarityOptions& options = {});
 
+/// Pearson correlation of the entries of two same-shape matrices (e.g. a model's COS and linear CKA
+/// matrices: how closely one measure tracks the other). NaN if either is constant.
+double matrix_correlation(const torch::Tensor& a, const torch::Tensor& b);
+
 }  // namespace layerwise::analysis

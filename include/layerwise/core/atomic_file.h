@@ -12,4 +12,10 @@ void write_file_atomic(const std::string& path, const std::string& contents);
 /// Reads a whole file; throws layerwise::Error naming the path if it cannot be opened.
 std::string read_file(const std::string& path);
 
+/// Creates `dir` and its missing parents; throws layerwise::Error naming it on failure.
+void make_directories(const std::string& dir);
+
+/// True if `path` names an existing regular file.
+bool file_exists(const std::string& path);
+
 }  // namespace layerwise

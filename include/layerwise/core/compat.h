@@ -2,6 +2,10 @@
 // Debian's 1.13 (CPU, CI) and PyTorch 2.x (CUDA, the GPU machine).
 #pragma once
 
+#include <cmath>
+#include <limits>
+
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #ifndef TORCH_VERSION_MAJOR
@@ -28,6 +32,37 @@ inline bool cuda_available() {
 /// Waits for queued work on the device (a no-op on CPU). Benchmarks only.
 inline void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
+}
+
+/// Scaled dot-product attention softmax(q k^T / sqrt(d_head) [+ causal mask]) v on (B, H, T, d_head)
+/// tensors: the fused kernel on 2.x, the textbook composition on 1.13.
+inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               bool causal) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
+#else
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, H, T, T)
+  if (causal) {
+    const int64_t t = q.size(-2);
+    const auto future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);  // (T, T)
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  }
+  return torch::matmul(scores.softmax(-1), v);  // (B, H, T, d_head)
+#endif
+}
+
+/// Turns bf16 autocast for CUDA on or off for the calling thread (matrix products in bf16, reductions
+/// and norms in float32). No effect on CPU tensors.
+inline void set_cuda_bf16_autocast(bool enabled) {
+#if TORCH_VERSION_MAJOR >= 2
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(enabled);
+#endif
+  if (!enabled) at::autocast::clear_cache();
 }
 
 }  // namespace layerwise::compat

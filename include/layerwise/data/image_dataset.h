@@ -26,6 +26,11 @@ struct ImageDataset {
 /// other shapes, differing N, or N = 0.
 ImageDataset load_idx_pair(const std::string& images_path, const std::string& labels_path);
 
+/// The "train" or "test" pair of an MNIST-format folder: {train,t10k}-images-idx3-ubyte and
+/// {train,t10k}-labels-idx1-ubyte, each plain or .gz. Errors as load_idx_pair, or a missing
+/// folder or file.
+ImageDataset load_idx_folder(const std::string& folder, const std::string& split);
+
 /// Where the Debian package dataset-fashion-mnist installs the data.
 constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 /// Mean and standard deviation of the Fashion-MNIST training pixels in [0, 1] (all 60000 images),

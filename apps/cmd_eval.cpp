@@ -1,0 +1,72 @@
+#include <iomanip>
+#include <iostream>
+
+#include "cli.h"
+#include "layerwise/workflow/run_eval.h"
+
+namespace layerwise::cli {
+
+namespace {
+
+struct EvalFlags {
+  std::string run_dir, device = "cpu";
+  workflow::RunEvalOptions options;
+  bool bf16 = false;
+};
+
+void add_options(CLI::App& app, EvalFlags& f) {
+  auto* cmd = app.add_subcommand("eval", "Read a trained run layer by layer");
+  cmd->footer(
+      "Applies the last layer's classifier after every layer (multi-head runs: each layer's own\n"
+      "head, and the last head as well) and writes RUN/eval.json:\n"
+      "  accuracy, mean_confidence, loss, cos_to_last    one value per layer 1..L\n"
+      "  final_accuracy                                   accuracy of layer L\n"
+      "  saturation_layer_histogram                       samples per saturation layer 1..L (the\n"
+      "                                                   first layer from which the prediction\n"
+      "                                                   no longer changes)\n"
+      "  minimal_depth                                    first layer within --tolerance of final\n"
+      "and RUN/eval_predictions.safetensors with the per-sample values.\n\n"
+      "Example:\n  layerwise eval runs/aligned --split test");
+  cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
+  cmd->add_option("--tolerance", f.options.tolerance,
+                  "minimal depth: accuracy within this of the final one (0.01 = 1 point)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--samples", f.options.samples, "first N samples of the split (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch-size", f.options.eval.batch_size)
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--out,-o", f.options.out, "eval.json path (default RUN/eval.json)");
+  cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--bf16", f.bf16, "CUDA: bf16 autocast");
+}
+
+int run(EvalFlags f, const GlobalFlags& global) {
+  f.options.eval.device = parse_device(f.device);
+  f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
+  f.options.quiet = global.quiet;
+  const auto result = workflow::evaluate_run(f.run_dir, f.options);
+  if (!global.quiet) {
+    std::cerr << "accuracy by layer (%, " << f.options.split << "):";
+    for (const auto& a : result.at("accuracy"))
+      std::cerr << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();
+    std::cerr << "\nminimal depth " << result.at("minimal_depth") << " of "
+              << result.at("n_layers") << "\n";
+  }
+  std::cout << (f.options.out.empty() ? f.run_dir + "/eval.json" : f.options.out) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Runner add_eval(CLI::App& app) {
+  auto flags = std::make_shared<EvalFlags>();
+  add_options(app, *flags);
+  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+}
+
+}  // namespace layerwise::cli

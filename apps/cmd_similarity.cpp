@@ -1,0 +1,71 @@
+#include <iostream>
+
+#include "cli.h"
+#include "layerwise/analysis/similarity.h"
+#include "layerwise/core/compat.h"
+#include "layerwise/workflow/run_similarity.h"
+
+namespace layerwise::cli {
+
+namespace {
+
+struct SimilarityFlags {
+  std::string run_dir, device = "cpu", metrics = "cos,cka_linear";
+  workflow::RunSimilarityOptions options;
+  bool tf32 = false;
+};
+
+void add_options(CLI::App& app, SimilarityFlags& f) {
+  auto* cmd = app.add_subcommand("similarity", "Similarity matrices of a trained run's layers");
+  cmd->footer(
+      "Runs the model on the first --samples samples of --split, takes each layer's hidden\n"
+      "state (layer.0 = embeddings, layer.l = after block l) pooled by --pool, and computes the\n"
+      "measures for every pair of layers. Writes OUT/similarity.json, <metric>.csv, <metric>.svg\n"
+      "(OUT defaults to RUN), and with --save-activations OUT/activations.safetensors, which\n"
+      "`layerwise compare` reads.\n\n"
+      "Example:\n  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples 5000");
+  cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--metrics,-m", f.metrics, "comma-separated measures, or all")
+      ->capture_default_str();
+  cmd->add_option("--samples", f.options.samples, "first N samples of the split (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
+  cmd->add_option("--pool", f.options.pool, "cls (class token), mean or last")
+      ->capture_default_str();
+  cmd->add_option("--out,-o", f.options.out, "output folder (default RUN)");
+  cmd->add_flag("--save-activations", f.options.save_activations,
+                "also write OUT/activations.safetensors");
+  cmd->add_option("--rbf-threshold", f.options.similarity.rbf.threshold,
+                  "cka_rbf bandwidth: sigma = threshold x median distance")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", f.options.eval.batch_size, "forward-pass batch")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--tf32", f.tf32, "allow TF32 matrix products on CUDA");
+}
+
+int run(SimilarityFlags f, const GlobalFlags& global) {
+  f.options.metrics = analysis::parse_metrics(f.metrics);
+  f.options.eval.device = parse_device(f.device);
+  f.options.quiet = global.quiet;
+  compat::set_cuda_tf32(f.tf32);
+  workflow::run_similarity(f.run_dir, f.options);
+  const std::string out = f.options.out.empty() ? f.run_dir : f.options.out;
+  std::cout << out << "/similarity.json\n";
+  return 0;
+}
+
+}  // namespace
+
+Runner add_similarity(CLI::App& app) {
+  auto flags = std::make_shared<SimilarityFlags>();
+  add_options(app, *flags);
+  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+}
+
+}  // namespace layerwise::cli

@@ -1,0 +1,194 @@
+#include <iostream>
+#include <sstream>
+
+#include "cli.h"
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/model/config.h"
+#include "layerwise/train/trainer.h"
+
+namespace layerwise::cli {
+
+namespace {
+
+// Every flag is optional: what is given overrides the --config file, which overrides the preset
+// and the defaults.
+struct TrainFlags {
+  std::string out, resume, config_file, preset = "small", objective = "aligned";
+  std::string layer_weights = "linear";
+  int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, patch_size = 0;
+  train::TrainConfig train;
+  data::DataConfig data;
+  std::string device = "cpu";
+  bool no_bf16 = false;
+  int64_t stop_after = 0;
+  CLI::App* cmd = nullptr;
+  bool given(const std::string& flag) const { return cmd->count(flag) > 0; }
+};
+
+void add_options(CLI::App& app, TrainFlags& f) {
+  auto* cmd = app.add_subcommand("train", "Train a ViT: standard, aligned or multi-head");
+  f.cmd = cmd;
+  cmd->footer(
+      "Objectives (Jiang, Zhou, Zhu, ICLR 2025):\n"
+      "  standard   cross-entropy of the last layer's classifier on the last layer\n"
+      "  aligned    sum over layers l of w_l CE(head(h_l)): the last layer's classifier, shared,\n"
+      "             applied after every layer, so that every layer becomes readable by it\n"
+      "  multihead  the same weighted sum with a separate classifier per layer (multi-exit baseline)\n"
+      "Layer weights: linear w_l = 2l / (L(L+1)) (the paper's), uniform, or a list 0.1,0.2,...\n\n"
+      "Writes OUT/config.json, model.safetensors, optimizer.safetensors, trainer_state.json and\n"
+      "metrics.jsonl (one JSON line per step and per validation). Interrupted runs continue with\n"
+      "--resume OUT. A --config JSON file may hold {\"model\": {...} or \"preset name\",\n"
+      "\"train\": {...}, \"data\": {...}} with the fields of config.json.\n\n"
+      "Examples:\n"
+      "  layerwise train --objective aligned --epochs 3 --out runs/aligned\n"
+      "  layerwise train --preset medium --epochs 30 --device cuda --out runs/medium-aligned\n"
+      "  layerwise train --resume runs/aligned");
+  cmd->add_option("--out,-o", f.out, "run folder to create");
+  cmd->add_option("--resume", f.resume, "continue the run in this folder from its checkpoint")
+      ->excludes(cmd->get_option("--out"));
+  cmd->add_option("--config", f.config_file, "JSON file with model / train / data settings")
+      ->check(CLI::ExistingFile);
+  const std::string presets = "tiny, small, medium or base";
+  cmd->add_option("--preset", f.preset, "model size: " + presets)->capture_default_str();
+  cmd->add_option("--layers", f.layers, "override: number of blocks L")->check(CLI::Range(1, 1000));
+  cmd->add_option("--d-model", f.d_model, "override: width")->check(CLI::Range(1, 65536));
+  cmd->add_option("--heads", f.heads, "override: attention heads")->check(CLI::Range(1, 1024));
+  cmd->add_option("--d-ff", f.d_ff, "override: MLP width")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--patch-size", f.patch_size, "override: patch size")->check(CLI::Range(1, 1024));
+  cmd->add_option("--objective", f.objective, "standard, aligned or multihead")
+      ->capture_default_str();
+  cmd->add_option("--layer-weights", f.layer_weights, "linear, uniform or w_1,...,w_L")
+      ->capture_default_str();
+  auto& t = f.train;
+  cmd->add_option("--epochs", t.epochs, "passes over the training split")->capture_default_str();
+  cmd->add_option("--batch-size", t.batch_size)->capture_default_str();
+  cmd->add_option("--lr", t.lr, "peak learning rate (AdamW)")->capture_default_str();
+  cmd->add_option("--min-lr", t.min_lr, "learning rate at the end of the cosine decay")
+      ->capture_default_str();
+  cmd->add_option("--warmup-epochs", t.warmup_epochs, "linear warm-up length")
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
+  cmd->add_option("--clip-norm", t.clip_norm, "max gradient norm (0: off)")->capture_default_str();
+  cmd->add_option("--augment", t.augment, "shift_flip or none")->capture_default_str();
+  cmd->add_option("--seed", t.seed, "initialization, batch order, augmentation")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", t.eval_every, "validate every N steps (0: each epoch)")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every", t.checkpoint_every,
+                  "checkpoint every N steps (0: each epoch)")
+      ->capture_default_str();
+  cmd->add_option("--log-every", t.log_every, "steps per metrics flush")->capture_default_str();
+  cmd->add_option("--dataset", f.data.dataset, "fashion-mnist or idx (an MNIST-format folder)")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", f.data.dir, "folder of the IDX files (default: Debian's)");
+  cmd->add_option("--val-fraction", f.data.val_fraction, "share of training data for validation")
+      ->capture_default_str();
+  cmd->add_option("--train-limit", f.data.train_limit, "train on the first N samples only (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--no-bf16", f.no_bf16, "CUDA: train in float32 instead of bf16 autocast");
+  cmd->add_option("--stop-after", f.stop_after,
+                  "checkpoint and stop after N steps in total (resume later)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+std::vector<double> parse_numbers(const std::string& list) {
+  std::vector<double> values;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      values.push_back(std::stod(item, &used));
+      LW_CHECK(used == item.size(), "");
+    } catch (const std::exception&) {
+      throw Error(str_cat("--layer-weights: '", item, "' is not a number"));
+    }
+  }
+  return values;
+}
+
+train::RunConfig build_config(const TrainFlags& f) {
+  train::RunConfig c;
+  c.model = model::vit_preset(f.preset);
+  if (!f.config_file.empty()) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_file(f.config_file));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(str_cat(f.config_file, ": not valid JSON (", e.what(), ")"));
+    }
+    try {
+      if (j.contains("model"))
+        c.model = j["model"].is_string() ? model::vit_preset(j["model"].get<std::string>())
+                                         : model::model_config_from_json(j["model"]);
+      if (j.contains("train")) c.train = train::train_config_from_json(j["train"]);
+      if (j.contains("data")) c.data = data::data_config_from_json(j["data"]);
+    } catch (const Error& e) {
+      throw Error(str_cat(f.config_file, ": ", e.what()));
+    }
+  }
+  if (f.given("--preset")) c.model = model::vit_preset(f.preset);
+  if (f.given("--layers")) c.model.n_layers = f.layers;
+  if (f.given("--d-model")) c.model.block.d_model = f.d_model;
+  if (f.given("--heads")) c.model.block.n_heads = f.heads;
+  if (f.given("--d-ff")) c.model.block.d_ff = f.d_ff;
+  if (f.given("--patch-size")) c.model.patch_size = f.patch_size;
+  if (f.given("--objective")) c.train.objective = train::parse_objective(f.objective);
+  if (f.given("--layer-weights")) {
+    const bool named = f.layer_weights == "linear" || f.layer_weights == "uniform";
+    c.train.layer_weighting = named ? f.layer_weights : "custom";
+    c.train.layer_weights = named ? std::vector<double>{} : parse_numbers(f.layer_weights);
+  }
+  const auto& t = f.train;
+  auto& ct = c.train;
+  if (f.given("--epochs")) ct.epochs = t.epochs;
+  if (f.given("--batch-size")) ct.batch_size = t.batch_size;
+  if (f.given("--lr")) ct.lr = t.lr;
+  if (f.given("--min-lr")) ct.min_lr = t.min_lr;
+  if (f.given("--warmup-epochs")) ct.warmup_epochs = t.warmup_epochs;
+  if (f.given("--weight-decay")) ct.weight_decay = t.weight_decay;
+  if (f.given("--clip-norm")) ct.clip_norm = t.clip_norm;
+  if (f.given("--augment")) ct.augment = t.augment;
+  if (f.given("--seed")) ct.seed = t.seed;
+  if (f.given("--eval-every")) ct.eval_every = t.eval_every;
+  if (f.given("--checkpoint-every")) ct.checkpoint_every = t.checkpoint_every;
+  if (f.given("--log-every")) ct.log_every = t.log_every;
+  if (f.given("--device")) ct.device = f.device;
+  if (f.no_bf16) ct.bf16 = false;
+  if (f.given("--dataset")) c.data.dataset = f.data.dataset;
+  if (f.given("--data-dir")) c.data.dir = f.data.dir;
+  if (f.given("--val-fraction")) c.data.val_fraction = f.data.val_fraction;
+  if (f.given("--train-limit")) c.data.train_limit = f.data.train_limit;
+  // Check the layer weights now rather than after loading the data.
+  train::layer_weights(ct.layer_weighting, c.model.n_layers, ct.layer_weights);
+  return c;
+}
+
+int run(const TrainFlags& f, const GlobalFlags& global) {
+  train::TrainOptions options;
+  options.stop_after_steps = f.stop_after;
+  options.quiet = global.quiet;
+  if (!f.resume.empty()) {
+    LW_CHECK(!f.given("--config") && !f.given("--preset") && !f.given("--objective") &&
+                 !f.given("--epochs"),
+             "--resume continues a run as configured; only --device and --stop-after apply");
+    train::resume_run(f.resume, f.given("--device") ? f.device : "", options);
+    std::cout << f.resume << "\n";
+    return 0;
+  }
+  LW_CHECK(!f.out.empty(), "train needs --out RUN (a new folder) or --resume RUN");
+  train::train_new_run(build_config(f), f.out, options);
+  std::cout << f.out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Runner add_train(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  add_options(app, *flags);
+  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+}
+
+}  // namespace layerwise::cli

@@ -1,0 +1,28 @@
+// Vision transformer (Dosovitskiy et al. 2021): patch embedding, class token, learned position
+// embeddings, L pre-LN blocks, final LayerNorm, linear classifier on the class token.
+//
+// Parameter names (timm's, so that checkpoints map by a rename table):
+//   patch_embed.proj.{weight (D, C, P, P), bias}  cls_token (1, 1, D)  pos_embed (1, 1 + N_p, D)
+//   blocks.<i>.*  (see block.h)  final_norm.*  classifier.*  exit_heads.* (see layered_model.h)
+#pragma once
+
+#include <torch/torch.h>
+
+#include "layerwise/model/layered_model.h"
+
+namespace layerwise::model {
+
+class VitImpl : public LayeredModel {
+ public:
+  explicit VitImpl(const ModelConfig& config);
+
+  torch::Tensor embed(const torch::Tensor& images) override;  // (B, C, H, W) -> (B, 1 + N_p, D)
+  torch::Tensor block(int64_t layer, const torch::Tensor& h) override;  // (B, T, D) -> (B, T, D)
+  torch::Tensor pool(const torch::Tensor& h) override;  // class token: (B, T, D) -> (B, D)
+
+  torch::nn::Conv2d patch_proj{nullptr};
+  torch::Tensor cls_token, pos_embed;
+  torch::nn::ModuleList blocks{nullptr};
+};
+
+}  // namespace layerwise::model

@@ -1,0 +1,46 @@
+// Training objectives over the layers of a LayeredModel.
+//
+//   standard:  CE(head(pool(h_L)), y)
+//   aligned:   sum_l w_l CE(head(pool(h_l)), y), l = 1..L, one shared head (Jiang, Zhou, Zhu 2025)
+//   multihead: sum_l w_l CE(head_l(pool(h_l)), y), a separate head per layer (multi-exit baseline)
+//
+// Layer weights: linear w_l = 2l / (L(L+1)) (the paper's default), uniform w_l = 1/L, or a list.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "layerwise/model/layered_model.h"
+
+namespace layerwise::train {
+
+enum class Objective { standard, aligned, multihead };
+
+std::string to_string(Objective objective);
+/// "standard", "aligned" or "multihead"; throws layerwise::Error otherwise.
+Objective parse_objective(const std::string& name);
+
+/// The head layout an objective trains: per_layer for multihead, shared otherwise.
+model::HeadMode head_mode_for(Objective objective);
+
+/// The L layer weights for scheme "linear", "uniform" or "custom" (then `custom` holds L
+/// non-negative numbers, not all zero, used as given). Throws layerwise::Error naming the problem.
+std::vector<double> layer_weights(const std::string& scheme, int64_t n_layers,
+                                  const std::vector<double>& custom = {});
+
+struct ObjectiveResult {
+  torch::Tensor loss;         // () the weighted sum, differentiable
+  torch::Tensor layer_loss;   // (L) detached per-layer cross-entropy (standard: only the last is
+                              // computed; the others are NaN)
+  torch::Tensor last_logits;  // (B, C) detached logits of layer L's classifier
+};
+
+/// Runs the model on `input` and returns the objective's loss on `labels` (B) int64. `weights` is
+/// (L) float32 on the model's device (unused by standard), made once from layer_weights().
+ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
+                               const torch::Tensor& weights, const torch::Tensor& input,
+                               const torch::Tensor& labels);
+
+}  // namespace layerwise::train

@@ -1,0 +1,31 @@
+// `layerwise similarity`: hidden states of a trained run's model on its data, compared layer by
+// layer with the similarity engine (the same files as `layerwise compare`).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "layerwise/analysis/layerwise_eval.h"
+#include "layerwise/analysis/similarity.h"
+#include "layerwise/analysis/similarity_files.h"
+
+namespace layerwise::workflow {
+
+struct RunSimilarityOptions {
+  std::vector<std::string> metrics = {"cos", "cka_linear"};
+  int64_t samples = 2000;       // the first N samples of the split (0: all)
+  std::string pool = "cls";     // cls | mean | last: which token(s) represent a sample
+  std::string split = "test";   // test | val | train
+  std::string out;              // folder; empty: the run folder
+  bool save_activations = false;  // also write OUT/activations.safetensors (layer.0 .. layer.L)
+  analysis::SimilarityOptions similarity;
+  analysis::EvalOptions eval;   // batch size, device, bf16 for the forward passes
+  bool quiet = false;
+};
+
+/// Extracts layers 0..L (layer.0 is the embedding output) and writes similarity.json, CSV and SVG
+/// files; returns what was computed.
+analysis::SimilarityResults run_similarity(const std::string& run_dir,
+                                           const RunSimilarityOptions& options);
+
+}  // namespace layerwise::workflow

@@ -1,0 +1,53 @@
+#include "layerwise/core/progress.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace layerwise {
+
+namespace {
+bool stderr_is_terminal() {
+  static const bool terminal = isatty(fileno(stderr)) != 0;
+  return terminal;
+}
+}  // namespace
+
+void Progress::update(const std::string& text, bool force) {
+  if (quiet_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double interval = stderr_is_terminal() ? 0.25 : 10.0;
+  if (!force && std::chrono::duration<double>(now - last_).count() < interval) return;
+  last_ = now;
+  if (stderr_is_terminal()) {
+    std::cerr << "\r\033[K" << text << std::flush;
+    open_line_ = true;
+  } else {
+    std::cerr << text << "\n" << std::flush;
+  }
+}
+
+void Progress::message(const std::string& text) {
+  if (quiet_) return;
+  if (open_line_) std::cerr << "\r\033[K";
+  open_line_ = false;
+  std::cerr << text << "\n" << std::flush;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = int64_t(std::llround(seconds));
+  char buffer[32];
+  if (s >= 3600)
+    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", (long long)(s / 3600),
+                  (long long)(s % 3600 / 60));
+  else if (s >= 60)
+    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  else
+    std::snprintf(buffer, sizeof buffer, "%llds", (long long)s);
+  return buffer;
+}
+
+}  // namespace layerwise

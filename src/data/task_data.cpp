@@ -1,0 +1,100 @@
+#include "layerwise/data/task_data.h"
+
+#include <set>
+
+#include "layerwise/core/error.h"
+#include "layerwise/data/image_dataset.h"
+
+namespace layerwise::data {
+
+nlohmann::json to_json(const DataConfig& c) {
+  return {{"dataset", c.dataset},         {"dir", c.dir},
+          {"val_fraction", c.val_fraction}, {"split_seed", c.split_seed},
+          {"train_limit", c.train_limit}, {"mean", c.mean},
+          {"std", c.std}};
+}
+
+DataConfig data_config_from_json(const nlohmann::json& j) {
+  LW_CHECK(j.is_object(), "data config must be a JSON object");
+  const std::set<std::string> known = {"dataset",     "dir",  "val_fraction", "split_seed",
+                                       "train_limit", "mean", "std"};
+  for (const auto& item : j.items())
+    LW_CHECK(known.count(item.key()), "data config: unknown field '", item.key(), "'");
+  DataConfig c;
+  try {
+    c.dataset = j.value("dataset", c.dataset);
+    c.dir = j.value("dir", c.dir);
+    c.val_fraction = j.value("val_fraction", c.val_fraction);
+    c.split_seed = j.value("split_seed", c.split_seed);
+    c.train_limit = j.value("train_limit", c.train_limit);
+    c.mean = j.value("mean", c.mean);
+    c.std = j.value("std", c.std);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat("data config: ", e.what()));
+  }
+  return c;
+}
+
+namespace {
+
+ImageDataset read_file_split(const DataConfig& c, const std::string& file_split) {
+  if (c.dataset == "fashion-mnist") return load_fashion_mnist(c.dir, file_split);
+  LW_CHECK(c.dataset == "idx", "dataset '", c.dataset, "' is not known; use fashion-mnist or idx");
+  LW_CHECK(!c.dir.empty(), "dataset idx needs --data-dir: a folder with train-images-idx3-ubyte, ",
+           "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or .gz)");
+  return load_idx_folder(c.dir, file_split);
+}
+
+void check_split_config(const DataConfig& c) {
+  LW_CHECK(c.val_fraction >= 0 && c.val_fraction < 1, "--val-fraction must be in [0, 1), got ",
+           c.val_fraction);
+  LW_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got ", c.train_limit);
+}
+
+Examples take(const ImageDataset& d, const torch::Tensor& index, const DataConfig& c) {
+  return {normalize_images(d.images.index_select(0, index), c.mean, c.std),
+          d.labels.index_select(0, index)};
+}
+
+}  // namespace
+
+TaskData load_task(DataConfig& c) {
+  check_split_config(c);
+  const auto file = read_file_split(c, "train");
+  const auto split = split_train_val(file.size(), c.val_fraction, c.split_seed);
+  auto train_index = split.train_index;
+  if (c.train_limit > 0 && c.train_limit < train_index.numel())
+    train_index = train_index.slice(0, 0, c.train_limit);
+  if (c.mean == 0 && c.std == 0) {
+    const auto pixels = file.images.index_select(0, train_index);
+    c.mean = pixels.mean().item<double>();
+    c.std = pixels.std().item<double>();
+  }
+  TaskData task;
+  task.train = take(file, train_index, c);
+  task.val = take(file, split.val_index, c);
+  task.n_classes = file.n_classes;
+  task.class_names = file.class_names;
+  const auto shape = file.images.sizes();
+  task.input_shape = {shape[1], shape[2], shape[3]};
+  return task;
+}
+
+Examples load_split(const DataConfig& c, const std::string& split) {
+  check_split_config(c);
+  LW_CHECK(c.std > 0, "data config: std must be > 0 (it is measured when training starts)");
+  if (split == "test") {
+    const auto file = read_file_split(c, "test");
+    return take(file, torch::arange(file.size(), torch::kInt64), c);
+  }
+  LW_CHECK(split == "train" || split == "val", "--split '", split,
+           "' is not known; use test, val or train");
+  const auto file = read_file_split(c, "train");
+  const auto parts = split_train_val(file.size(), c.val_fraction, c.split_seed);
+  auto index = split == "val" ? parts.val_index : parts.train_index;
+  if (split == "train" && c.train_limit > 0 && c.train_limit < index.numel())
+    index = index.slice(0, 0, c.train_limit);
+  return take(file, index, c);
+}
+
+}  // namespace layerwise::data

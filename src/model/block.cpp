@@ -1,0 +1,72 @@
+#include "layerwise/model/block.h"
+
+#include <cmath>
+
+#include "layerwise/core/compat.h"
+
+namespace layerwise::model {
+
+torch::nn::LayerNorm make_layer_norm(int64_t d, double eps) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps));
+}
+
+SelfAttentionImpl::SelfAttentionImpl(const BlockConfig& config)
+    : n_heads_(config.n_heads), causal_(config.causal) {
+  qkv = register_module("qkv", torch::nn::Linear(config.d_model, 3 * config.d_model));
+  proj = register_module("proj", torch::nn::Linear(config.d_model, config.d_model));
+}
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t batch = x.size(0), tokens = x.size(1), width = x.size(2);
+  const auto heads = qkv(x)                                                     // (B, T, 3D)
+                         .view({batch, tokens, 3, n_heads_, width / n_heads_})  // (B, T, 3, H, Dh)
+                         .permute({2, 0, 3, 1, 4});                             // (3, B, H, T, Dh)
+  const auto mixed = compat::attention(heads[0], heads[1], heads[2], causal_);  // (B, H, T, Dh)
+  return proj(mixed.transpose(1, 2).reshape({batch, tokens, width}));           // (B, T, D)
+}
+
+MlpImpl::MlpImpl(const BlockConfig& config) : gelu_(config.gelu) {
+  fc1 = register_module("fc1", torch::nn::Linear(config.d_model, config.d_ff));
+  fc2 = register_module("fc2", torch::nn::Linear(config.d_ff, config.d_model));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  return fc2(torch::gelu(fc1(x), gelu_ == "tanh" ? "tanh" : "none"));  // (B, T, D)
+}
+
+TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config) : pre_norm_(config.pre_norm) {
+  norm1 = register_module("norm1", make_layer_norm(config.d_model, config.ln_eps));
+  attn = register_module("attn", SelfAttention(config));
+  norm2 = register_module("norm2", make_layer_norm(config.d_model, config.ln_eps));
+  mlp = register_module("mlp", Mlp(config));
+}
+
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
+  if (pre_norm_) {
+    const auto h = x + attn(norm1(x));  // (B, T, D)
+    return h + mlp(norm2(h));
+  }
+  const auto h = norm1(x + attn(x));  // (B, T, D)
+  return norm2(h + mlp(h));
+}
+
+void truncated_normal_(torch::Tensor weight, double std) {
+  torch::NoGradGuard no_grad;
+  const double bound = std::erf(2.0 / std::sqrt(2.0));  // 2 Phi(2) - 1: inverse-CDF sampling
+  weight.uniform_(-bound, bound).erfinv_().mul_(std * std::sqrt(2.0));
+}
+
+void init_transformer_weights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* linear = child->as<torch::nn::Linear>()) {
+      truncated_normal_(linear->weight, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* norm = child->as<torch::nn::LayerNorm>()) {
+      norm->weight.fill_(1.0);
+      norm->bias.zero_();
+    }
+  }
+}
+
+}  // namespace layerwise::model

@@ -1,0 +1,108 @@
+#include "layerwise/model/config.h"
+
+#include <set>
+
+#include "layerwise/core/error.h"
+
+namespace layerwise::model {
+
+void validate(const ModelConfig& c) {
+  LW_CHECK(c.arch == "vit", "model arch '", c.arch, "' is not known; use vit");
+  LW_CHECK(c.n_layers >= 1, "model n_layers must be >= 1, got ", c.n_layers);
+  const auto& b = c.block;
+  LW_CHECK(b.d_model >= 1 && b.n_heads >= 1 && b.d_model % b.n_heads == 0,
+           "model d_model (", b.d_model, ") must be a positive multiple of n_heads (", b.n_heads,
+           ")");
+  LW_CHECK(b.d_ff >= 1, "model d_ff must be >= 1, got ", b.d_ff);
+  LW_CHECK(b.ln_eps > 0, "model ln_eps must be > 0, got ", b.ln_eps);
+  LW_CHECK(b.gelu == "exact" || b.gelu == "tanh", "model gelu '", b.gelu,
+           "' is not known; use exact or tanh");
+  LW_CHECK(c.image_size >= 1 && c.patch_size >= 1 && c.image_size % c.patch_size == 0,
+           "model patch_size (", c.patch_size, ") must divide image_size (", c.image_size, ")");
+  LW_CHECK(c.in_channels >= 1, "model in_channels must be >= 1, got ", c.in_channels);
+  LW_CHECK(c.n_classes >= 2, "model n_classes must be >= 2, got ", c.n_classes);
+}
+
+ModelConfig vit_preset(const std::string& name) {
+  ModelConfig c;
+  auto set = [&c](int64_t layers, int64_t d, int64_t heads, int64_t patch) {
+    c.n_layers = layers;
+    c.block.d_model = d;
+    c.block.n_heads = heads;
+    c.block.d_ff = 4 * d;
+    c.patch_size = patch;
+  };
+  if (name == "tiny")
+    set(2, 32, 2, 7);
+  else if (name == "small")
+    set(6, 96, 3, 7);
+  else if (name == "medium")
+    set(12, 384, 6, 4);
+  else if (name == "base")
+    set(12, 768, 12, 4);
+  else
+    throw Error(str_cat("unknown model preset '", name, "'; use tiny, small, medium or base"));
+  return c;
+}
+
+std::vector<std::string> vit_preset_names() { return {"tiny", "small", "medium", "base"}; }
+
+std::string to_string(HeadMode mode) { return mode == HeadMode::shared ? "shared" : "per_layer"; }
+
+HeadMode parse_head_mode(const std::string& name) {
+  if (name == "shared") return HeadMode::shared;
+  if (name == "per_layer") return HeadMode::per_layer;
+  throw Error(str_cat("model heads '", name, "' is not known; use shared or per_layer"));
+}
+
+nlohmann::json to_json(const ModelConfig& c) {
+  const auto& b = c.block;
+  return {{"arch", c.arch},
+          {"n_layers", c.n_layers},
+          {"d_model", b.d_model},
+          {"n_heads", b.n_heads},
+          {"d_ff", b.d_ff},
+          {"ln_eps", b.ln_eps},
+          {"pre_norm", b.pre_norm},
+          {"gelu", b.gelu},
+          {"causal", b.causal},
+          {"image_size", c.image_size},
+          {"patch_size", c.patch_size},
+          {"in_channels", c.in_channels},
+          {"n_classes", c.n_classes},
+          {"heads", to_string(c.heads)}};
+}
+
+ModelConfig model_config_from_json(const nlohmann::json& j) {
+  LW_CHECK(j.is_object(), "model config must be a JSON object");
+  const std::set<std::string> known = {"arch",    "n_layers",   "d_model",    "n_heads",
+                                       "d_ff",    "ln_eps",     "pre_norm",   "gelu",
+                                       "causal",  "image_size", "patch_size", "in_channels",
+                                       "n_classes", "heads"};
+  for (const auto& item : j.items())
+    LW_CHECK(known.count(item.key()), "model config: unknown field '", item.key(), "'");
+  ModelConfig c;
+  auto& b = c.block;
+  try {
+    c.arch = j.value("arch", c.arch);
+    c.n_layers = j.value("n_layers", c.n_layers);
+    b.d_model = j.value("d_model", b.d_model);
+    b.n_heads = j.value("n_heads", b.n_heads);
+    b.d_ff = j.value("d_ff", b.d_ff);
+    b.ln_eps = j.value("ln_eps", b.ln_eps);
+    b.pre_norm = j.value("pre_norm", b.pre_norm);
+    b.gelu = j.value("gelu", b.gelu);
+    b.causal = j.value("causal", b.causal);
+    c.image_size = j.value("image_size", c.image_size);
+    c.patch_size = j.value("patch_size", c.patch_size);
+    c.in_channels = j.value("in_channels", c.in_channels);
+    c.n_classes = j.value("n_classes", c.n_classes);
+    c.heads = parse_head_mode(j.value("heads", to_string(c.heads)));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat("model config: ", e.what()));
+  }
+  validate(c);
+  return c;
+}
+
+}  // namespace layerwise::model

@@ -1,0 +1,99 @@
+#include "layerwise/train/optimizer.h"
+
+#include <cmath>
+
+#include "layerwise/core/error.h"
+
+namespace layerwise::train {
+
+AdamW::AdamW(NamedTensors parameters, AdamWConfig config)
+    : parameters_(std::move(parameters)), config_(config) {
+  for (const auto& [name, p] : parameters_) {
+    exp_avg_.push_back(torch::zeros_like(p));
+    exp_avg_sq_.push_back(torch::zeros_like(p));
+    decays_.push_back(decays(name, p));
+  }
+}
+
+bool AdamW::decays(const std::string& name, const torch::Tensor& parameter) {
+  return parameter.dim() >= 2 && name.find("pos_embed") == std::string::npos &&
+         name.find("cls_token") == std::string::npos;
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double correction1 = 1.0 - std::pow(config_.beta1, double(steps_));
+  const double correction2 = 1.0 - std::pow(config_.beta2, double(steps_));
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    auto& p = parameters_[i].second;
+    const auto& grad = p.grad();
+    if (!grad.defined()) continue;
+    exp_avg_[i].lerp_(grad, 1.0 - config_.beta1);
+    exp_avg_sq_[i].mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
+    if (decays_[i]) p.mul_(1.0 - lr * config_.weight_decay);
+    const auto denom = (exp_avg_sq_[i].sqrt() / std::sqrt(correction2)).add_(config_.eps);
+    p.addcdiv_(exp_avg_[i], denom, -lr / correction1);
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& [name, p] : parameters_)
+    if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+}
+
+NamedTensors AdamW::state() const {
+  NamedTensors out;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    out.emplace_back("exp_avg." + parameters_[i].first, exp_avg_[i].to(torch::kCPU));
+    out.emplace_back("exp_avg_sq." + parameters_[i].first, exp_avg_sq_[i].to(torch::kCPU));
+  }
+  return out;
+}
+
+void AdamW::load_state(const NamedTensors& state, int64_t steps) {
+  auto find = [&state](const std::string& name) {
+    for (const auto& [key, value] : state)
+      if (key == name) return value;
+    throw Error(str_cat("optimizer state has no tensor '", name, "'"));
+  };
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    for (auto* slot : {&exp_avg_, &exp_avg_sq_}) {
+      const std::string name =
+          (slot == &exp_avg_ ? "exp_avg." : "exp_avg_sq.") + parameters_[i].first;
+      const auto value = find(name);
+      LW_CHECK(value.sizes() == (*slot)[i].sizes(), "optimizer state '", name, "' has shape ",
+               value.sizes(), ", the parameter ", (*slot)[i].sizes());
+      (*slot)[i].copy_(value);
+    }
+  }
+  steps_ = steps;
+}
+
+torch::Tensor clip_grad_norm(const NamedTensors& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& [name, p] : parameters)
+    if (p.grad().defined()) {
+      grads.push_back(p.grad());
+      norms.push_back(p.grad().norm());
+    }
+  LW_CHECK(!grads.empty(), "clip_grad_norm: no parameter has a gradient");
+  const auto total = torch::stack(norms).norm();  // ()
+  if (max_norm > 0) {
+    const auto scale = (max_norm / (total + 1e-6)).clamp_max(1.0);  // ()
+    for (auto& g : grads) g.mul_(scale);
+  }
+  return total;
+}
+
+double warmup_cosine_lr(int64_t step, int64_t total_steps, int64_t warmup_steps, double lr,
+                        double min_lr) {
+  if (step < warmup_steps) return lr * double(step + 1) / double(warmup_steps);
+  const int64_t decay_steps = std::max<int64_t>(1, total_steps - warmup_steps - 1);
+  const double progress = std::min(1.0, double(step - warmup_steps) / double(decay_steps));
+  return min_lr + (lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+}  // namespace layerwise::train

@@ -1,0 +1,305 @@
+#include "layerwise/train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "layerwise/analysis/layerwise_eval.h"
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/compat.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/progress.h"
+#include "layerwise/data/augment.h"
+#include "layerwise/data/image_dataset.h"
+#include "layerwise/model/layered_model.h"
+#include "layerwise/train/checkpoint.h"
+#include "layerwise/train/optimizer.h"
+
+namespace layerwise::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  LW_CHECK(name.rfind("cuda", 0) == 0, "unknown device '", name, "'; use cpu or cuda[:N]");
+  LW_CHECK(compat::cuda_available(), "device ", name,
+           ": no CUDA device is usable in this build or on this machine");
+  return torch::Device(name);
+}
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+  const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+NamedTensors named_parameters(torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+// Per-step numbers kept on the device until the next flush (one host sync per flush).
+struct PendingStep {
+  int64_t step, epoch, batch;
+  double lr;
+  torch::Tensor loss, layer_loss, correct, grad_norm;  // (), (L), (), ()
+};
+
+// metrics.jsonl, appended one line at a time; on resume, lines past the checkpoint are dropped.
+class MetricsLog {
+ public:
+  MetricsLog(const std::string& path, int64_t keep_up_to_step) : path_(path) {
+    std::string kept;
+    if (keep_up_to_step > 0 && file_exists(path)) {
+      std::istringstream lines(read_file(path));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.empty()) continue;
+        const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (j.is_object() && j.value("step", int64_t(0)) <= keep_up_to_step) kept += line + "\n";
+      }
+    }
+    write_file_atomic(path, kept);
+    out_.open(path, std::ios::app);
+    LW_CHECK(out_, "cannot append to '", path, "'");
+  }
+  void write(const nlohmann::json& line) {
+    out_ << line.dump() << "\n";
+    out_.flush();
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+class Trainer {
+ public:
+  Trainer(RunConfig config, std::string run_dir, const TrainOptions& options)
+      : config_(std::move(config)),
+        run_dir_(std::move(run_dir)),
+        options_(options),
+        device_(resolve_device(config_.train.device)),
+        bf16_(config_.train.bf16 && device_.is_cuda()),
+        progress_(options.quiet) {
+    const auto& t = config_.train;
+    validate(t);
+    torch::manual_seed(t.seed);
+    model_ = model::make_model(config_.model);
+    model_->to(device_);
+    task_ = data::load_task(config_.data);
+    LW_CHECK(task_.n_classes <= config_.model.n_classes, "the data has ", task_.n_classes,
+             " classes, the model ", config_.model.n_classes);
+    train_x_ = task_.train.inputs.to(device_);
+    train_y_ = task_.train.labels.to(device_);
+    weights_ = torch::tensor(layer_weights(t.layer_weighting, config_.model.n_layers, t.layer_weights),
+                             torch::kFloat64)
+                   .to(device_, torch::kFloat32);
+    steps_per_epoch_ = (train_x_.size(0) + t.batch_size - 1) / t.batch_size;
+    state_.total_steps = steps_per_epoch_ * t.epochs;
+    warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
+    optimizer_ = std::make_unique<AdamW>(
+        named_parameters(*model_),
+        AdamWConfig{t.beta1, t.beta2, 1e-8, t.weight_decay});
+    fill_ = (0.0 - config_.data.mean) / config_.data.std;
+  }
+
+  const RunConfig& config() const { return config_; }
+
+  void restore() { state_ = load_checkpoint(run_dir_, *model_, *optimizer_); }
+
+  TrainSummary run() {
+    const auto& t = config_.train;
+    MetricsLog log(run_dir_ + "/metrics.jsonl", state_.step);
+    const auto start = Clock::now();
+    const double seconds_before = state_.seconds;
+    const int64_t first_step = state_.step;
+    TrainSummary summary;
+    progress_.message(str_cat("training ", to_string(t.objective), " ", config_.model.n_layers,
+                              "-layer ", config_.model.arch, " (",
+                              model::count_parameters(*model_), " parameters) on ",
+                              train_x_.size(0), " samples, ", device_.str(), bf16_ ? " bf16" : "",
+                              ": ", state_.total_steps, " steps, from step ", state_.step));
+    model_->train();
+    std::vector<torch::Tensor> batches;
+    data::AugmentPlan plan;
+    int64_t loaded_epoch = -1;
+    std::vector<PendingStep> pending;
+    auto flush_clock = Clock::now();
+    int64_t flush_samples = 0;
+    double samples_per_second = 0;
+    while (state_.step < state_.total_steps) {
+      const int64_t step = state_.step, epoch = step / steps_per_epoch_;
+      const int64_t batch_in_epoch = step % steps_per_epoch_;
+      if (epoch != loaded_epoch) {
+        batches = data::shuffled_batches(torch::arange(train_x_.size(0), torch::kInt64),
+                                         t.batch_size, t.seed, epoch);
+        for (auto& b : batches) b = b.to(device_);
+        if (t.augment == "shift_flip") {
+          plan = data::plan_augmentation(train_x_.size(0), t.seed, epoch);
+          plan.shifts = plan.shifts.to(device_);
+          plan.flips = plan.flips.to(device_);
+        }
+        loaded_epoch = epoch;
+      }
+      const auto& index = batches[batch_in_epoch];  // (B)
+      auto x = train_x_.index_select(0, index);     // (B, C, H, W)
+      const auto y = train_y_.index_select(0, index);
+      if (t.augment == "shift_flip")
+        x = data::augment_images(x, plan.shifts.index_select(0, index),
+                                 plan.flips.index_select(0, index), fill_);
+
+      if (bf16_) compat::set_cuda_bf16_autocast(true);
+      auto result = objective_loss(*model_, t.objective, weights_, x, y);
+      if (bf16_) compat::set_cuda_bf16_autocast(false);
+      result.loss.backward();
+      const auto grad_norm = clip_grad_norm(optimizer_->parameters(), t.clip_norm);
+      const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
+      optimizer_->step(lr);
+      optimizer_->zero_grad();
+      pending.push_back({step + 1, epoch, index.size(0), lr, result.loss.detach(),
+                         result.layer_loss, result.last_logits.argmax(1).eq(y).sum(), grad_norm});
+      state_.step = step + 1;
+      flush_samples += index.size(0);
+
+      const bool epoch_end = state_.step % steps_per_epoch_ == 0;
+      const bool stop = options_.stop_after_steps > 0 && state_.step >= options_.stop_after_steps;
+      const bool last = state_.finished();
+      const bool validate_now = (t.eval_every > 0 ? state_.step % t.eval_every == 0 : epoch_end) ||
+                                last;
+      const bool checkpoint_now =
+          (t.checkpoint_every > 0 ? state_.step % t.checkpoint_every == 0 : epoch_end) || last ||
+          stop;
+      if (int64_t(pending.size()) >= t.log_every || validate_now || checkpoint_now) {
+        samples_per_second = double(flush_samples) / std::max(1e-9, seconds_since(flush_clock));
+        flush(pending, log, samples_per_second);
+        flush_clock = Clock::now();
+        flush_samples = 0;
+      }
+      if (validate_now) summary.val_accuracy = run_validation(log, epoch);
+      if (checkpoint_now) {
+        state_.seconds = seconds_before + seconds_since(start);
+        save_checkpoint(run_dir_, *model_, *optimizer_, state_);
+      }
+      if (stop) break;
+    }
+    summary.step = state_.step;
+    summary.total_steps = state_.total_steps;
+    summary.seconds = seconds_since(start);
+    summary.samples_per_second =
+        double((state_.step - first_step) * t.batch_size) / std::max(1e-9, summary.seconds);
+    progress_.message(str_cat(state_.finished() ? "finished" : "stopped", " at step ",
+                              state_.step, "/", state_.total_steps, " after ",
+                              format_duration(summary.seconds), "; checkpoint in ", run_dir_));
+    return summary;
+  }
+
+ private:
+  void flush(std::vector<PendingStep>& pending, MetricsLog& log, double samples_per_second) {
+    if (pending.empty()) return;
+    std::vector<torch::Tensor> scalars, layer_losses;
+    for (const auto& p : pending) {
+      scalars.push_back(torch::stack({p.loss.to(torch::kFloat32), p.correct.to(torch::kFloat32),
+                                      p.grad_norm.to(torch::kFloat32)}));
+      layer_losses.push_back(p.layer_loss.to(torch::kFloat32));
+    }
+    const auto host_scalars = torch::stack(scalars).cpu();      // (S, 3): the one sync
+    const auto host_layers = torch::stack(layer_losses).cpu();  // (S, L)
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const auto& p = pending[i];
+      const double loss = host_scalars[i][0].item<double>();
+      LW_CHECK(std::isfinite(loss), "training diverged: loss is ", loss, " at step ", p.step,
+               "; lower --lr or raise --warmup-epochs");
+      nlohmann::json line = {{"step", p.step},
+                             {"epoch", p.epoch},
+                             {"lr", p.lr},
+                             {"loss", loss},
+                             {"accuracy", host_scalars[i][1].item<double>() / double(p.batch)},
+                             {"grad_norm", host_scalars[i][2].item<double>()},
+                             {"samples_per_second", samples_per_second}};
+      if (config_.train.objective != Objective::standard)
+        line["layer_loss"] = to_vector(host_layers[i]);
+      log.write(line);
+    }
+    const auto& p = pending.back();
+    const double remaining = double(state_.total_steps - p.step) * double(config_.train.batch_size) /
+                             std::max(1e-9, samples_per_second);
+    progress_.update(str_cat("epoch ", p.epoch + 1, "/", config_.train.epochs, " step ", p.step,
+                             "/", state_.total_steps, "  loss ",
+                             host_scalars[pending.size() - 1][0].item<double>(), "  acc ",
+                             host_scalars[pending.size() - 1][1].item<double>() / double(p.batch),
+                             "  lr ", p.lr, "  ", int64_t(samples_per_second),
+                             " samples/s  left ", format_duration(remaining)));
+    pending.clear();
+  }
+
+  std::vector<double> run_validation(MetricsLog& log, int64_t epoch) {
+    if (task_.val.labels.numel() == 0) return {};
+    analysis::EvalOptions eval;
+    eval.batch_size = config_.train.eval_batch_size;
+    eval.device = device_;
+    eval.bf16 = bf16_;
+    const auto heads = config_.train.objective == Objective::multihead ? analysis::HeadChoice::own
+                                                                       : analysis::HeadChoice::last;
+    const auto p = analysis::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, eval);
+    const auto accuracy = to_vector(analysis::layer_accuracy(p));
+    log.write({{"step", state_.step},
+               {"epoch", epoch},
+               {"val_accuracy", accuracy},
+               {"val_loss", to_vector(p.loss.mean(1))}});
+    std::ostringstream layers;
+    for (double a : accuracy) layers << " " << std::fixed << std::setprecision(1) << 100 * a;
+    progress_.message(str_cat("step ", state_.step, " validation accuracy by layer (%):",
+                              layers.str()));
+    model_->train();
+    return accuracy;
+  }
+
+  RunConfig config_;
+  std::string run_dir_;
+  TrainOptions options_;
+  torch::Device device_;
+  bool bf16_;
+  Progress progress_;
+  model::ModelPtr model_;
+  data::TaskData task_;
+  torch::Tensor train_x_, train_y_, weights_;
+  std::unique_ptr<AdamW> optimizer_;
+  int64_t steps_per_epoch_ = 0, warmup_steps_ = 0;
+  double fill_ = 0;
+  TrainerState state_;
+};
+
+}  // namespace
+
+TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
+                           const TrainOptions& options) {
+  LW_CHECK(!file_exists(run_dir + "/config.json"), "'", run_dir,
+           "' already holds a run; continue it with --resume or choose another --out");
+  config.model.heads = head_mode_for(config.train.objective);
+  model::validate(config.model);
+  validate(config.train);
+  make_directories(run_dir);
+  Trainer trainer(std::move(config), run_dir, options);  // loads the data, measures normalization
+  write_run_config(run_dir, trainer.config());
+  return trainer.run();
+}
+
+TrainSummary resume_run(const std::string& run_dir, const std::string& device,
+                        const TrainOptions& options) {
+  auto config = read_run_config(run_dir);
+  if (!device.empty()) config.train.device = device;
+  Trainer trainer(std::move(config), run_dir, options);
+  trainer.restore();
+  return trainer.run();
+}
+
+}  // namespace layerwise::train

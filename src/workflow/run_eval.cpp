@@ -1,0 +1,71 @@
+#include "layerwise/workflow/run_eval.h"
+
+#include <chrono>
+
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/safetensors.h"
+#include "layerwise/core/version.h"
+#include "layerwise/data/task_data.h"
+#include "layerwise/train/checkpoint.h"
+
+namespace layerwise::workflow {
+
+namespace {
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  LW_CHECK(options.tolerance >= 0 && options.tolerance < 1, "--tolerance must be in [0, 1), got ",
+           options.tolerance);
+  LW_CHECK(options.samples >= 0, "--samples must be >= 0, got ", options.samples);
+  const auto run = train::load_run(run_dir, options.eval.device);
+  auto examples = data::load_split(run.config.data, options.split);
+  if (options.samples > 0 && options.samples < examples.labels.numel()) {
+    examples.inputs = examples.inputs.slice(0, 0, options.samples);
+    examples.labels = examples.labels.slice(0, 0, options.samples);
+  }
+  const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
+  const auto own = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
+                                            per_layer ? analysis::HeadChoice::own
+                                                      : analysis::HeadChoice::last,
+                                            options.eval);
+  auto result = analysis::layerwise_summary(own, options.tolerance);
+  if (per_layer) {
+    const auto last = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
+                                               analysis::HeadChoice::last, options.eval);
+    result["last_head"] = analysis::layerwise_summary(last, options.tolerance);
+  }
+  result["run"] = run_dir;
+  result["split"] = options.split;
+  result["objective"] = train::to_string(run.config.train.objective);
+  result["heads"] = model::to_string(run.config.model.heads);
+  result["n_layers"] = run.config.model.n_layers;
+  result["trained_steps"] = run.state.step;
+  result["total_steps"] = run.state.total_steps;
+  result["device"] = options.eval.device.str();
+  result["version"] = version_string();
+
+  const std::string json_path = options.out.empty() ? run_dir + "/eval.json" : options.out;
+  const std::string predictions_path = folder_of(json_path) + "/eval_predictions.safetensors";
+  write_safetensors(predictions_path,
+                    {{"predictions", own.predictions},
+                     {"confidence", own.confidence},
+                     {"loss", own.loss},
+                     {"cos_to_last", own.cos_to_last},
+                     {"labels", own.labels},
+                     {"saturation_layer", analysis::saturation_layers(own.predictions)}},
+                    {{"split", options.split}, {"run", run_dir}, {"version", version_string()}});
+  result["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_file_atomic(json_path, result.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace layerwise::workflow
