@@ -19,8 +19,9 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
   auto* cmd = app.add_subcommand("similarity", "Similarity matrices of a trained run's layers");
   cmd->footer(
       "Runs the model on the first --samples samples of --split, takes each layer's hidden\n"
-      "state (layer.0 = embeddings, layer.l = after block l) pooled by --pool, and computes the\n"
-      "measures for every pair of layers. Writes OUT/similarity.json, <metric>.csv, <metric>.svg\n"
+      "state (layer.l = after block l; layer.0 = embeddings with --embeddings) pooled by --pool,\n"
+      "and computes the measures for every pair of layers. Writes OUT/similarity.json,\n"
+      "<metric>.csv, <metric>.svg\n"
       "(OUT defaults to RUN), and with --save-activations OUT/activations.safetensors, which\n"
       "`layerwise compare` reads.\n\n"
       "Example:\n  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples 5000");
@@ -36,6 +37,8 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
   cmd->add_option("--pool", f.options.pool, "cls (class token), mean or last")
       ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "output folder (default RUN)");
+  cmd->add_flag("--embeddings", f.options.include_embeddings,
+                "also compare layer.0, the embedding output (use with --pool mean)");
   cmd->add_flag("--save-activations", f.options.save_activations,
                 "also write OUT/activations.safetensors");
   cmd->add_option("--rbf-threshold", f.options.similarity.rbf.threshold,

@@ -211,9 +211,13 @@ TEST(Cli, TrainEvalSimilarityOnARealRun) {
   result = run("similarity " + dir + " --samples 300 --metrics cos,cka_linear --save-activations -q");
   ASSERT_EQ(result.code, 0) << result.output;
   const auto similarity = read_json(dir + "/similarity.json");
-  EXPECT_EQ(similarity.at("layers_a").size(), 3u);  // embeddings + 2 blocks
+  EXPECT_EQ(similarity.at("layers_a").size(), 2u);  // blocks 1 and 2
   EXPECT_EQ(similarity.at("n_samples"), 300);
   EXPECT_NEAR(similarity.at("metrics").at("cos")[1][1].get<double>(), 1.0, 1e-6);
+  result = run("similarity " + dir + " --samples 300 --metrics cos --embeddings --pool mean -q --out " +
+               dir + "/with_embeddings");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_EQ(read_json(dir + "/with_embeddings/similarity.json").at("layers_a")[0], "layer.0");
   // The saved activations feed `compare` and give the same matrix.
   result = run("compare " + dir + "/activations.safetensors -m cos -q --out " + dir + "/cmp");
   ASSERT_EQ(result.code, 0) << result.output;

@@ -76,8 +76,9 @@ TEST(Vit, ParameterNamesAreStable) {
   auto model = lm::make_model(tiny_config());
   std::vector<std::string> names;
   for (const auto& [name, tensor] : lm::named_weights(*model)) names.push_back(name);
-  const std::vector<std::string> head = {"patch_embed.proj.weight", "patch_embed.proj.bias",
-                                         "cls_token", "pos_embed", "blocks.0.norm1.weight",
+  // timm's order: a module's own parameters first, then its submodules'.
+  const std::vector<std::string> head = {"cls_token", "pos_embed", "patch_embed.proj.weight",
+                                         "patch_embed.proj.bias", "blocks.0.norm1.weight",
                                          "blocks.0.norm1.bias", "blocks.0.attn.qkv.weight",
                                          "blocks.0.attn.qkv.bias", "blocks.0.attn.proj.weight",
                                          "blocks.0.attn.proj.bias", "blocks.0.norm2.weight",
@@ -233,7 +234,7 @@ TEST(Weights, RoundTripAndStrictLoading) {
 
   auto tensors = lm::named_weights(*a);
   auto missing = tensors;
-  missing.erase(missing.begin() + 2);
+  missing.erase(missing.begin());  // cls_token
   EXPECT_TRUE(contains(error_message([&] { lm::load_weights(missing, *b, "m.st"); }),
                        "m.st: no tensor 'cls_token'"));
   auto extra = tensors;
@@ -241,7 +242,7 @@ TEST(Weights, RoundTripAndStrictLoading) {
   EXPECT_TRUE(contains(error_message([&] { lm::load_weights(extra, *b, "x.st"); }),
                        "'surplus' is not a weight"));
   auto wrong = tensors;
-  wrong[0].second = torch::zeros({2, 2});
+  wrong[2].second = torch::zeros({2, 2});
   EXPECT_TRUE(contains(error_message([&] { lm::load_weights(wrong, *b, "w.st"); }),
                        "'patch_embed.proj.weight' has shape [2, 2]"));
   // A model of another size refuses the file.
@@ -271,4 +272,18 @@ TEST(ModelConfig, JsonRoundTripAndErrors) {
   EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "must divide image_size"));
   EXPECT_TRUE(contains(error_message([] { lm::vit_preset("huge"); }), "unknown model preset 'huge'"));
   for (const auto& name : lm::vit_preset_names()) EXPECT_NO_THROW(lm::validate(lm::vit_preset(name)));
+}
+
+TEST(Vit, CudaMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuDNN(false);  // exact float32 patch embedding
+  torch::manual_seed(10);
+  auto model = lm::make_model(tiny_config(lm::HeadMode::per_layer));
+  const auto images = torch::randn({16, 1, 28, 28});
+  const auto cpu = model->forward_layers(images);
+  const auto cpu_head = model->head_at(model->pool(cpu[1]), 1);
+  model->to(torch::kCUDA);
+  const auto cuda = model->forward_layers(images.cuda());
+  for (size_t l = 0; l < cpu.size(); ++l) EXPECT_LT(max_diff(cpu[l], cuda[l].cpu()), 1e-4) << l;
+  EXPECT_LT(max_diff(cpu_head, model->head_at(model->pool(cuda[1]), 1).cpu()), 1e-4);
 }

@@ -21,11 +21,13 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
     examples.inputs = examples.inputs.slice(0, 0, options.samples);
     examples.labels = examples.labels.slice(0, 0, options.samples);
   }
-  auto layers = analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
-  for (auto& layer : layers) layer = layer.to(options.eval.device);
-
+  const auto all = analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
+  analysis::Layers layers;
   analysis::SimilarityResults results;
-  for (size_t l = 0; l < layers.size(); ++l) results.layers_a.push_back("layer." + std::to_string(l));
+  for (size_t l = options.include_embeddings ? 0 : 1; l < all.size(); ++l) {
+    layers.push_back(all[l].to(options.eval.device));
+    results.layers_a.push_back("layer." + std::to_string(l));
+  }
   results.layers_b = results.layers_a;
   results.n_samples = examples.labels.numel();
   for (const auto& metric : options.metrics) {
@@ -41,6 +43,7 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
   results.inputs = {{"run", run_dir},
                     {"split", options.split},
                     {"pool", options.pool},
+                    {"include_embeddings", options.include_embeddings},
                     {"objective", train::to_string(run.config.train.objective)},
                     {"device", options.eval.device.str()}};
   results.options = {{"rbf_threshold", options.similarity.rbf.threshold},
