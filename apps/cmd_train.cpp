@@ -70,7 +70,7 @@ void add_options(CLI::App& app, TrainFlags& f) {
       ->capture_default_str();
   cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
   cmd->add_option("--clip-norm", t.clip_norm, "max gradient norm (0: off)")->capture_default_str();
-  cmd->add_option("--augment", t.augment, "shift_flip or none")->capture_default_str();
+  cmd->add_option("--augment", t.augment, "none, flip or shift_flip (random +-2 px shifts too)")->capture_default_str();
   cmd->add_option("--seed", t.seed, "initialization, batch order, augmentation")
       ->capture_default_str();
   cmd->add_option("--eval-every", t.eval_every, "validate every N steps (0: each epoch)")

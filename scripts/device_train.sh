@@ -2,10 +2,12 @@
 # On the GPU machine: builds layerwise against PyTorch's LibTorch (as scripts/device_bench.sh), then
 # trains standard, aligned and multi-head ViTs on Fashion-MNIST with the same budget, side by side on
 # the one GPU, evaluates each layer by layer on the test set and computes COS / CKA matrices.
-# The small result files (config, metrics, eval, similarity) go to $OUT/<objective>/.
+# The small result files (config, metrics, eval, similarity) go to $OUT/results.tgz, one folder per
+# objective.
 #
-#   PRESET=medium EPOCHS=30 scripts/device_train.sh      (the RESULTS.md runs)
-#   EPOCHS=1 ONLY=aligned scripts/device_train.sh        (a timing run)
+#   PRESET=medium EPOCHS=15 AUGMENTS="none flip" EXTRA="--batch-size 256" scripts/device_train.sh
+#                                                  (the RESULTS.md runs: 6 at once on one H200)
+#   EPOCHS=1 ONLY=aligned scripts/device_train.sh  (a timing run)
 #
 # The machine has no datasets: carry Fashion-MNIST in .deps/fashion-mnist (the four .gz files from
 # /usr/share/datasets/fashion-mnist).
@@ -32,20 +34,26 @@ lw=build-cuda/layerwise
 runs=/tmp/layerwise_runs
 rm -rf "$runs"
 mkdir -p "$runs"
-echo "== training $objectives: $preset, $epochs epochs"
-for objective in $objectives; do
-  $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" --device cuda \
-    --data-dir "$data" $extra --out "$runs/$objective" >"$out/train_$objective.log" 2>&1 &
-done
+echo "== training $objectives with augmentation $augments: $preset, $epochs epochs"
+augments=${AUGMENTS:-flip}
+names=""
+for augment in $augments; do for objective in $objectives; do names="$names $objective-$augment"; done; done
+for augment in $augments; do for objective in $objectives; do
+  objective_run="$objective-$augment"
+  timeout "${TRAIN_TIMEOUT:-3000}" $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" --device cuda \
+    --augment "$augment" --data-dir "$data" $extra --out "$runs/$objective_run" \
+    >"$out/train_$objective_run.log" 2>&1 &
+done; done
 wait
-for objective in $objectives; do
-  tail -3 "$out/train_$objective.log"
-  $lw eval "$runs/$objective" --device cuda -q
-  $lw similarity "$runs/$objective" --device cuda --samples 10000 \
-    --metrics cos,cka_linear,cka_debiased,cka_rbf -q
-  mkdir -p "$out/$objective"
-  cp "$runs/$objective"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json} \
-    "$runs/$objective"/*.csv "$runs/$objective"/*.svg "$out/$objective/"
+for name in $names; do
+  tail -3 "$out/train_$name.log"
+  $lw eval "$runs/$name" --device cuda -q
+  $lw similarity "$runs/$name" --device cuda --samples 5000 \
+    --metrics cos,cka_linear,cka_debiased -q
+  mkdir -p "$runs/results/$name"
+  cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json} \
+    "$runs/$name"/*.csv "$runs/$name"/*.svg "$runs/results/$name/"
   python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(sys.argv[2], 'final', round(100*e['final_accuracy'],2), 'by layer', [round(100*a,1) for a in e['accuracy']], 'depth', e['minimal_depth'])" \
-    "$runs/$objective/eval.json" "$objective"
+    "$runs/$name/eval.json" "$name"
 done
+tar czf "$out/results.tgz" -C "$runs/results" .

@@ -18,8 +18,8 @@ void validate(const TrainConfig& c) {
   LW_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
            "AdamW betas must be in [0, 1), got ", c.beta1, ", ", c.beta2);
   LW_CHECK(c.clip_norm >= 0, "--clip-norm must be >= 0, got ", c.clip_norm);
-  LW_CHECK(c.augment == "shift_flip" || c.augment == "none", "--augment '", c.augment,
-           "' is not known; use shift_flip or none");
+  LW_CHECK(c.augment == "shift_flip" || c.augment == "flip" || c.augment == "none", "--augment '",
+           c.augment, "' is not known; use none, flip or shift_flip");
   LW_CHECK(c.eval_every >= 0 && c.checkpoint_every >= 0 && c.log_every >= 1 &&
                c.eval_batch_size >= 1,
            "--eval-every and --checkpoint-every must be >= 0, --log-every >= 1");

@@ -143,8 +143,9 @@ class Trainer {
         batches = data::shuffled_batches(torch::arange(train_x_.size(0), torch::kInt64),
                                          t.batch_size, t.seed, epoch);
         for (auto& b : batches) b = b.to(device_);
-        if (t.augment == "shift_flip") {
+        if (t.augment != "none") {
           plan = data::plan_augmentation(train_x_.size(0), t.seed, epoch);
+          if (t.augment == "flip") plan.shifts.fill_(data::kMaxShift);  // centred: no shift
           plan.shifts = plan.shifts.to(device_);
           plan.flips = plan.flips.to(device_);
         }
@@ -153,7 +154,7 @@ class Trainer {
       const auto& index = batches[batch_in_epoch];  // (B)
       auto x = train_x_.index_select(0, index);     // (B, C, H, W)
       const auto y = train_y_.index_select(0, index);
-      if (t.augment == "shift_flip")
+      if (t.augment != "none")
         x = data::augment_images(x, plan.shifts.index_select(0, index),
                                  plan.flips.index_select(0, index), fill_);
 

@@ -60,6 +60,8 @@ nlohmann::json run_demo(const DemoOptions& options) {
     config.train.objective = objective;
     config.train.epochs = options.epochs;
     config.train.batch_size = options.batch_size;
+    config.train.lr = options.lr;
+    config.train.augment = options.augment;
     config.train.seed = options.seed;
     config.train.device = options.device;
     config.train.warmup_epochs = std::min(1.0, 0.2 * double(options.epochs));

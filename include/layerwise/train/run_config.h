@@ -26,7 +26,7 @@ struct TrainConfig {
   double weight_decay = 0.05;  // AdamW, matrices only
   double beta1 = 0.9, beta2 = 0.999;
   double clip_norm = 1.0;      // max global gradient norm; 0: no clipping
-  std::string augment = "shift_flip";  // shift_flip (random +-2 px shift, horizontal flip) | none
+  std::string augment = "flip";  // none | flip (horizontal, p = 1/2) | shift_flip (also +-2 px)
   uint64_t seed = 0;           // model initialization, batch order, augmentation
   int64_t eval_every = 0;      // validate every this many steps; 0: at the end of each epoch
   int64_t checkpoint_every = 0;  // checkpoint every this many steps; 0: at the end of each epoch

@@ -14,6 +14,8 @@ struct DemoOptions {
   std::string preset = "small";  // model size (see vit_preset)
   int64_t epochs = 2;
   int64_t batch_size = 256;      // larger batches halve the per-step overhead on CPU
+  double lr = 2e-3;
+  std::string augment = "none";  // a run of a few epochs learns faster without augmentation
   int64_t train_limit = 0;       // > 0: train on this many samples only
   int64_t similarity_samples = 2000;
   bool multihead = false;        // also train the multi-head baseline
