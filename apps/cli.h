@@ -1,10 +1,9 @@
-// What every subcommand of the CLI shares: global flags, device parsing, and the shape of a
+// What every subcommand of the CLI shares: global flags and the shape of a
 // subcommand (a function that adds its options to the parser and returns the code that runs it).
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <functional>
 #include <string>
 
@@ -19,11 +18,6 @@ struct GlobalFlags {
 
 /// Runs a parsed subcommand; returns the exit status.
 using Runner = std::function<int(const GlobalFlags&)>;
-
-/// "cpu" or "cuda[:N]"; throws layerwise::Error for anything else or when CUDA is unusable.
-torch::Device parse_device(const std::string& name);
-
-double seconds_since(std::chrono::steady_clock::time_point start);
 
 /// Adds a subcommand and returns what runs it (flags are owned by the returned function).
 Runner add_compare(CLI::App& app);

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <iostream>
 
 #include "cli.h"
@@ -89,7 +90,7 @@ int run(const CompareFlags& flags, const GlobalFlags& global) {
   load.pool = la::parse_pool(flags.pool);
   load.select = flags.layers;
   load.max_samples = flags.samples;
-  load.device = parse_device(flags.device);
+  load.device = compat::parse_device(flags.device);
   const auto metrics = la::parse_metrics(flags.metrics);
   lw::compat::set_cuda_tf32(flags.tf32);
 
@@ -113,7 +114,8 @@ int run(const CompareFlags& flags, const GlobalFlags& global) {
     const auto start = std::chrono::steady_clock::now();
     results.metrics[metric] =
         la::compute_similarity({metric}, a.layers, layers_b, options).at(metric);
-    results.seconds[metric] = seconds_since(start);
+    results.seconds[metric] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!global.quiet)
       std::cerr << metric << ": " << a.layers.size() << " x " << layers_b.size() << " in "
                 << results.seconds[metric] << " s\n";

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "layerwise/core/compat.h"
 #include "layerwise/workflow/demo.h"
 
 namespace layerwise::cli {
@@ -37,7 +38,7 @@ void add_options(CLI::App& app, workflow::DemoOptions& o) {
 }
 
 int run(workflow::DemoOptions o, const GlobalFlags& global) {
-  parse_device(o.device);  // fail now rather than after loading data
+  compat::parse_device(o.device);  // fail now rather than after loading data
   o.quiet = global.quiet;
   const auto summary = workflow::run_demo(o);
   std::cout << workflow::demo_summary_text(summary) << "\nwritten to " << o.out << "/\n";

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "layerwise/core/compat.h"
 #include "layerwise/workflow/run_eval.h"
 
 namespace layerwise::cli {
@@ -46,7 +47,7 @@ void add_options(CLI::App& app, EvalFlags& f) {
 }
 
 int run(EvalFlags f, const GlobalFlags& global) {
-  f.options.eval.device = parse_device(f.device);
+  f.options.eval.device = compat::parse_device(f.device);
   f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
   f.options.quiet = global.quiet;
   const auto result = workflow::evaluate_run(f.run_dir, f.options);

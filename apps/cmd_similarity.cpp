@@ -54,7 +54,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
 
 int run(SimilarityFlags f, const GlobalFlags& global) {
   f.options.metrics = analysis::parse_metrics(f.metrics);
-  f.options.eval.device = parse_device(f.device);
+  f.options.eval.device = compat::parse_device(f.device);
   f.options.quiet = global.quiet;
   compat::set_cuda_tf32(f.tf32);
   workflow::run_similarity(f.run_dir, f.options);

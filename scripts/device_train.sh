@@ -17,6 +17,7 @@ out=${OUT:-out}
 preset=${PRESET:-medium}
 epochs=${EPOCHS:-30}
 objectives=${ONLY:-standard aligned multihead}
+augments=${AUGMENTS:-flip}
 data=${DATA_DIR:-$PWD/.deps/fashion-mnist}
 extra=${EXTRA:-}
 mkdir -p "$out"
@@ -24,7 +25,9 @@ torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-cmake --build build-cuda -j"$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+targets="--target layerwise"
+[ -n "${TESTS:-}" ] && targets="--target layerwise layerwise_tests"
+cmake --build build-cuda -j"$(nproc)" $targets >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 1; }
 if [ -n "${TESTS:-}" ]; then
   echo "== tests ($TESTS)"
   build-cuda/tests/layerwise_tests --gtest_filter="$TESTS" >"$out/tests.log" 2>&1 || true
@@ -35,7 +38,6 @@ runs=/tmp/layerwise_runs
 rm -rf "$runs"
 mkdir -p "$runs"
 echo "== training $objectives with augmentation $augments: $preset, $epochs epochs"
-augments=${AUGMENTS:-flip}
 names=""
 for augment in $augments; do for objective in $objectives; do names="$names $objective-$augment"; done; done
 for augment in $augments; do for objective in $objectives; do

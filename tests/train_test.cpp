@@ -232,7 +232,9 @@ TEST(Training, ResumedRunReachesTheSameWeights) {
   // One metrics line per step, no duplicates from the interrupted part.
   int64_t step_lines = 0;
   for (const auto& line : read_jsonl(dir + "/parts/metrics.jsonl")) {
-    if (line.contains("loss")) EXPECT_EQ(line.at("step"), ++step_lines);
+    if (line.contains("loss")) {
+      EXPECT_EQ(line.at("step"), ++step_lines);
+    }
   }
   EXPECT_EQ(step_lines, 12);
 

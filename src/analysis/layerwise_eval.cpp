@@ -2,6 +2,7 @@
 
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/matrix_io.h"
 
 namespace layerwise::analysis {
 
@@ -100,13 +101,6 @@ int64_t minimal_depth(const torch::Tensor& accuracy, double tolerance) {
   return n_layers;
 }
 
-namespace {
-std::vector<double> to_list(const torch::Tensor& t) {
-  const auto c = t.to(torch::kFloat64).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-}  // namespace
-
 nlohmann::json layerwise_summary(const LayerPredictions& p, double tolerance) {
   const int64_t n_layers = p.predictions.size(0);
   const auto accuracy = layer_accuracy(p);
@@ -115,11 +109,11 @@ nlohmann::json layerwise_summary(const LayerPredictions& p, double tolerance) {
   std::vector<int64_t> counts(histogram.data_ptr<int64_t>(),
                               histogram.data_ptr<int64_t>() + n_layers);
   return {{"n_samples", p.labels.numel()},
-          {"accuracy", to_list(accuracy)},
+          {"accuracy", vector_to_json(accuracy)},
           {"final_accuracy", accuracy[n_layers - 1].item<double>()},
-          {"mean_confidence", to_list(p.confidence.mean(1))},
-          {"loss", to_list(p.loss.mean(1))},
-          {"cos_to_last", to_list(p.cos_to_last.mean(1))},
+          {"mean_confidence", vector_to_json(p.confidence.mean(1))},
+          {"loss", vector_to_json(p.loss.mean(1))},
+          {"cos_to_last", vector_to_json(p.cos_to_last.mean(1))},
           {"saturation_layer_histogram", counts},
           {"mean_saturation_layer", saturation.to(torch::kFloat64).mean().item<double>()},
           {"minimal_depth", minimal_depth(accuracy, tolerance)},

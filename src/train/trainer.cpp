@@ -11,6 +11,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/matrix_io.h"
 #include "layerwise/core/progress.h"
 #include "layerwise/data/augment.h"
 #include "layerwise/data/image_dataset.h"
@@ -26,19 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-torch::Device resolve_device(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  LW_CHECK(name.rfind("cuda", 0) == 0, "unknown device '", name, "'; use cpu or cuda[:N]");
-  LW_CHECK(compat::cuda_available(), "device ", name,
-           ": no CUDA device is usable in this build or on this machine");
-  return torch::Device(name);
-}
-
-std::vector<double> to_vector(const torch::Tensor& t) {
-  const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
 NamedTensors named_parameters(torch::nn::Module& module) {
@@ -87,7 +75,7 @@ class Trainer {
       : config_(std::move(config)),
         run_dir_(std::move(run_dir)),
         options_(options),
-        device_(resolve_device(config_.train.device)),
+        device_(compat::parse_device(config_.train.device)),
         bf16_(config_.train.bf16 && device_.is_cuda()),
         progress_(options.quiet) {
     const auto& t = config_.train;
@@ -227,18 +215,21 @@ class Trainer {
                              {"grad_norm", host_scalars[i][2].item<double>()},
                              {"samples_per_second", samples_per_second}};
       if (config_.train.objective != Objective::standard)
-        line["layer_loss"] = to_vector(host_layers[i]);
+        line["layer_loss"] = vector_to_json(host_layers[i]);
       log.write(line);
     }
     const auto& p = pending.back();
     const double remaining = double(state_.total_steps - p.step) * double(config_.train.batch_size) /
                              std::max(1e-9, samples_per_second);
-    progress_.update(str_cat("epoch ", p.epoch + 1, "/", config_.train.epochs, " step ", p.step,
-                             "/", state_.total_steps, "  loss ",
-                             host_scalars[pending.size() - 1][0].item<double>(), "  acc ",
-                             host_scalars[pending.size() - 1][1].item<double>() / double(p.batch),
-                             "  lr ", p.lr, "  ", int64_t(samples_per_second),
-                             " samples/s  left ", format_duration(remaining)));
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "epoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f samples/s  "
+                  "left %s",
+                  (long long)(p.epoch + 1), (long long)config_.train.epochs, (long long)p.step,
+                  (long long)state_.total_steps, host_scalars[pending.size() - 1][0].item<double>(),
+                  host_scalars[pending.size() - 1][1].item<double>() / double(p.batch), p.lr,
+                  samples_per_second, format_duration(remaining).c_str());
+    progress_.update(line);
     pending.clear();
   }
 
@@ -251,17 +242,18 @@ class Trainer {
     const auto heads = config_.train.objective == Objective::multihead ? analysis::HeadChoice::own
                                                                        : analysis::HeadChoice::last;
     const auto p = analysis::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, eval);
-    const auto accuracy = to_vector(analysis::layer_accuracy(p));
+    const auto accuracy = vector_to_json(analysis::layer_accuracy(p));
     log.write({{"step", state_.step},
                {"epoch", epoch},
                {"val_accuracy", accuracy},
-               {"val_loss", to_vector(p.loss.mean(1))}});
+               {"val_loss", vector_to_json(p.loss.mean(1))}});
     std::ostringstream layers;
-    for (double a : accuracy) layers << " " << std::fixed << std::setprecision(1) << 100 * a;
+    for (const auto& a : accuracy)
+      layers << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();
     progress_.message(str_cat("step ", state_.step, " validation accuracy by layer (%):",
                               layers.str()));
     model_->train();
-    return accuracy;
+    return accuracy.get<std::vector<double>>();
   }
 
   RunConfig config_;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -28,6 +29,10 @@ inline bool cuda_tf32() {
 inline bool cuda_available() {
   return torch::cuda::is_available();
 }
+
+/// "cpu" or "cuda[:N]"; throws layerwise::Error for anything else or
+/// when CUDA is not usable (a CPU-only LibTorch, or no GPU).
+torch::Device parse_device(const std::string& name);
 
 /// Waits for queued work on the device (a no-op on CPU). Benchmarks only.
 inline void synchronize(const torch::Device& device) {
