@@ -26,5 +26,6 @@ Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_similarity(CLI::App& app);
 Runner add_demo(CLI::App& app);
+Runner add_exit(CLI::App& app);
 
 }  // namespace layerwise::cli

@@ -70,6 +70,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       ->capture_default_str();
   cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
   cmd->add_option("--clip-norm", t.clip_norm, "max gradient norm (0: off)")->capture_default_str();
+  cmd->add_option("--label-smoothing", t.label_smoothing, "cross-entropy label smoothing in [0, 1)")
+      ->capture_default_str();
   cmd->add_option("--augment", t.augment, "none, flip or shift_flip (random +-2 px shifts too)")->capture_default_str();
   cmd->add_option("--seed", t.seed, "initialization, batch order, augmentation")
       ->capture_default_str();
@@ -150,6 +152,7 @@ train::RunConfig build_config(const TrainFlags& f) {
   if (f.given("--weight-decay")) ct.weight_decay = t.weight_decay;
   if (f.given("--clip-norm")) ct.clip_norm = t.clip_norm;
   if (f.given("--augment")) ct.augment = t.augment;
+  if (f.given("--label-smoothing")) ct.label_smoothing = t.label_smoothing;
   if (f.given("--seed")) ct.seed = t.seed;
   if (f.given("--eval-every")) ct.eval_every = t.eval_every;
   if (f.given("--checkpoint-every")) ct.checkpoint_every = t.checkpoint_every;

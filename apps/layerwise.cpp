@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       "  layerwise train --objective aligned --out runs/aligned\n"
       "  layerwise eval runs/aligned         accuracy of the last classifier after every layer\n"
       "  layerwise similarity runs/aligned   COS / CKA matrices of the trained model\n"
+      "  layerwise exit runs/aligned         early exit with the one classifier: curves, speed-up\n"
       "  layerwise compare acts.safetensors  matrices from any activations you dumped\n"
       "Each subcommand has its own --help.");
   lw::cli::GlobalFlags global;
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
       {"train", lw::cli::add_train(app)},
       {"eval", lw::cli::add_eval(app)},
       {"similarity", lw::cli::add_similarity(app)},
+      {"exit", lw::cli::add_exit(app)},
       {"compare", lw::cli::add_compare(app)},
       {"example", lw::cli::add_example(app)}};
 

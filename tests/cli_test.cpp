@@ -225,6 +225,28 @@ TEST(Cli, TrainEvalSimilarityOnARealRun) {
             similarity.at("metrics").at("cos"));
 }
 
+TEST(Cli, ExitWritesCurvesCalibrationAndTiming) {
+  if (!fashion_mnist_installed()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const auto& dir = tiny_run_dir();
+  auto result = run("exit " + dir + " --policy confidence --max-drop 0.01 --split val "
+                    "--time-batches 16,64 --time-samples 64 -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto exit_json = read_json(dir + "/exit.json");
+  EXPECT_EQ(exit_json.at("policy"), "confidence");
+  EXPECT_EQ(exit_json.at("heads"), "own");  // the multi-head run reads each layer with its head
+  ASSERT_GE(exit_json.at("points").size(), 10u);
+  for (const auto* key : {"threshold", "accuracy", "mean_exit_layer", "speedup_layers", "flops_ratio"})
+    EXPECT_TRUE(exit_json.at("points")[0].contains(key)) << key;
+  const auto& chosen = exit_json.at("chosen");
+  // Calibrated on the validation split and reported there: within the allowed drop.
+  EXPECT_GE(chosen.at("accuracy").get<double>(), exit_json.at("full_accuracy").get<double>() - 0.01 - 1e-9);
+  ASSERT_EQ(chosen.at("timing").size(), 2u);
+  EXPECT_GT(chosen.at("timing")[1].at("speedup_wall").get<double>(), 0.0);
+  result = run("exit " + dir + " --policy depth --threshold 1 --split val -q --out " + dir + "/d1.json");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_EQ(read_json(dir + "/d1.json").at("chosen").at("mean_exit_layer"), 1.0);
+}
+
 TEST(Cli, TrainAndEvalRefuseBadInput) {
   const auto dir = layerwise::testing::temp_dir("cli_train_bad");
   auto expect_error = [&](const std::string& arguments, const std::string& expected) {
@@ -251,6 +273,9 @@ TEST(Cli, TrainAndEvalRefuseBadInput) {
     const auto& run_dir = tiny_run_dir();
     expect_error("eval " + run_dir + " --split holdout", "'holdout'");
     expect_error("similarity " + run_dir + " --pool middle", "'middle'");
+    expect_error("exit " + run_dir + " --policy eager", "'eager'");
+    expect_error("exit " + run_dir + " --policy patience --threshold 0.5", "whole number");
+    expect_error("exit " + run_dir + " --time-batches 8,x", "'x'");
     expect_error("train --preset tiny --out " + run_dir, "already holds a run");
   }
   layerwise::testing::remove_tree(dir);

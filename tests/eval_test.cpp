@@ -35,6 +35,7 @@ TEST(LayerwiseEval, MinimalDepthAndSummary) {
   p.labels = torch::tensor({1, 5, 4, 0}, torch::kInt64);
   p.predictions = torch::tensor({{1, 2, 3, 0}, {1, 5, 4, 0}, {2, 5, 4, 0}, {1, 5, 4, 0}}, torch::kInt64);
   p.confidence = torch::full({4, 4}, 0.5);
+  p.entropy = torch::full({4, 4}, 0.5);
   p.loss = torch::ones({4, 4});
   p.cos_to_last = torch::ones({4, 4});
   const auto summary = la::layerwise_summary(p, 0.01);
@@ -67,6 +68,8 @@ TEST(LayerwiseEval, PredictionsAreTheHeadAppliedToEachLayer) {
       const auto logits = choice == la::HeadChoice::last ? model->head(z) : model->head_at(z, l);
       EXPECT_TRUE(p.predictions[l - 1].equal(logits.argmax(1)));
       EXPECT_LT(max_diff(p.confidence[l - 1], logits.softmax(1).amax(1)), 1e-5);
+      const auto q = logits.softmax(1);
+      EXPECT_LT(max_diff(p.entropy[l - 1], -(q * q.log()).sum(1) / std::log(10.0)), 1e-5);
       EXPECT_LT(max_diff(p.loss[l - 1], torch::cross_entropy_loss(logits, labels, {}, at::Reduction::None)), 1e-4);
       EXPECT_LT(max_diff(p.cos_to_last[l - 1],
                          torch::cosine_similarity(z, model->pool(hidden[2]), 1)), 1e-5);

@@ -278,3 +278,20 @@ TEST(Training, ShortRealRunLearns) {
   EXPECT_GT(config_json.at("data").at("std").get<double>(), 0.3);  // measured on the training data
   layerwise::testing::remove_tree(dir);
 }
+
+TEST(Objective, LabelSmoothingMixesInTheUniformTarget) {
+  const auto images = torch::randn({5, 1, 28, 28});
+  const auto labels = torch::tensor({2, 2, 7, 0, 9}, torch::kInt64);
+  auto model = tiny_model(lm::HeadMode::shared, 4);
+  const double e = 0.1;
+  const auto w = weights_tensor(lt::layer_weights("linear", 3));
+  const auto result = lt::objective_loss(*model, lt::Objective::standard, w, images, labels, e);
+  const auto logits = model->head(model->pool(model->forward_layers(images)[3]));
+  const auto log_p = logits.log_softmax(1);
+  const auto expected = (1 - e) * ce_by_hand(logits, labels) - e * log_p.mean(1).mean();
+  EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5);
+  EXPECT_TRUE(contains(error_message([&] {
+                         lt::objective_loss(*model, lt::Objective::standard, w, images, labels, 1.0);
+                       }),
+                       "--label-smoothing"));
+}

@@ -1,5 +1,7 @@
 #include "layerwise/analysis/layerwise_eval.h"
 
+#include <cmath>
+
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
@@ -50,7 +52,7 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
   LW_CHECK(inputs.size(0) > 0, "evaluation: no samples");
   InferenceScope scope(model, options);
   const int64_t n_layers = model.n_layers();
-  std::vector<torch::Tensor> predictions, confidence, loss, cos_to_last;
+  std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last;
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const int64_t end = std::min(inputs.size(0), start + options.batch_size);
     const auto x = inputs.slice(0, start, end).to(options.device);
@@ -72,12 +74,14 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
     const auto [top_log_prob, top_class] = log_probs.max(-1);         // (L, B)
     predictions.push_back(top_class.cpu());
     confidence.push_back(top_log_prob.exp().cpu());
+    const double max_entropy = std::log(double(log_probs.size(-1)));
+    entropy.push_back((-(log_probs.exp() * log_probs).sum(-1) / max_entropy).cpu());  // (L, B)
     loss.push_back(-log_probs.gather(-1, y.expand({n_layers, -1}).unsqueeze(-1)).squeeze(-1).cpu());
     const auto last = z[n_layers - 1].expand_as(z);  // (L, B, D)
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
   }
-  return {torch::cat(predictions, 1), torch::cat(confidence, 1), torch::cat(loss, 1),
-          torch::cat(cos_to_last, 1), labels.to(torch::kCPU, torch::kInt64)};
+  return {torch::cat(predictions, 1), torch::cat(confidence, 1), torch::cat(entropy, 1),
+          torch::cat(loss, 1), torch::cat(cos_to_last, 1), labels.to(torch::kCPU, torch::kInt64)};
 }
 
 torch::Tensor layer_accuracy(const LayerPredictions& p) {

@@ -54,13 +54,16 @@ std::vector<double> layer_weights(const std::string& scheme, int64_t n_layers,
 
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& weights, const torch::Tensor& input,
-                               const torch::Tensor& labels) {
+                               const torch::Tensor& labels, double label_smoothing) {
+  LW_CHECK(label_smoothing >= 0 && label_smoothing < 1, "--label-smoothing must be in [0, 1), got ",
+           label_smoothing);
   const int64_t n_layers = model.n_layers();
   const auto hidden = model.forward_layers(input);  // L + 1 of (B, T, D)
   ObjectiveResult result;
   if (objective == Objective::standard) {
     const auto logits = model.head(model.pool(hidden.back()));  // (B, C)
-    result.loss = torch::cross_entropy_loss(logits.to(torch::kFloat32), labels);
+    result.loss = torch::cross_entropy_loss(logits.to(torch::kFloat32), labels, {},
+                                            at::Reduction::Mean, -100, label_smoothing);
     result.layer_loss = torch::full({n_layers}, std::numeric_limits<double>::quiet_NaN(),
                                     result.loss.options());
     result.layer_loss[n_layers - 1] = result.loss.detach();
@@ -78,13 +81,14 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
     const auto logits = model.head(torch::stack(pooled)).to(torch::kFloat32);  // (L, B, C)
     const auto per_sample =
         torch::cross_entropy_loss(logits.flatten(0, 1), labels.repeat({n_layers}),  // (L B)
-                             {}, at::Reduction::None);
+                             {}, at::Reduction::None, -100, label_smoothing);
     result.layer_loss = per_sample.view({n_layers, -1}).mean(1);  // (L)
     last_logits = logits[n_layers - 1];
   } else {
     for (int64_t l = 1; l <= n_layers; ++l) {
       const auto logits = model.head_at(model.pool(hidden[l]), l).to(torch::kFloat32);  // (B, C)
-      layer_loss.push_back(torch::cross_entropy_loss(logits, labels));
+      layer_loss.push_back(
+          torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Mean, -100, label_smoothing));
       if (l == n_layers) last_logits = logits;
     }
     result.layer_loss = torch::stack(layer_loss);  // (L)

@@ -18,6 +18,8 @@ void validate(const TrainConfig& c) {
   LW_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
            "AdamW betas must be in [0, 1), got ", c.beta1, ", ", c.beta2);
   LW_CHECK(c.clip_norm >= 0, "--clip-norm must be >= 0, got ", c.clip_norm);
+  LW_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1,
+           "--label-smoothing must be in [0, 1), got ", c.label_smoothing);
   LW_CHECK(c.augment == "shift_flip" || c.augment == "flip" || c.augment == "none", "--augment '",
            c.augment, "' is not known; use none, flip or shift_flip");
   LW_CHECK(c.eval_every >= 0 && c.checkpoint_every >= 0 && c.log_every >= 1 &&
@@ -38,6 +40,7 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"beta1", c.beta1},
           {"beta2", c.beta2},
           {"clip_norm", c.clip_norm},
+          {"label_smoothing", c.label_smoothing},
           {"augment", c.augment},
           {"seed", c.seed},
           {"eval_every", c.eval_every},
@@ -66,6 +69,7 @@ TrainConfig train_config_from_json(const nlohmann::json& j, TrainConfig c) {
     c.beta1 = j.value("beta1", c.beta1);
     c.beta2 = j.value("beta2", c.beta2);
     c.clip_norm = j.value("clip_norm", c.clip_norm);
+    c.label_smoothing = j.value("label_smoothing", c.label_smoothing);
     c.augment = j.value("augment", c.augment);
     c.seed = j.value("seed", c.seed);
     c.eval_every = j.value("eval_every", c.eval_every);

@@ -147,7 +147,7 @@ class Trainer {
                                  plan.flips.index_select(0, index), fill_);
 
       if (bf16_) compat::set_cuda_bf16_autocast(true);
-      auto result = objective_loss(*model_, t.objective, weights_, x, y);
+      auto result = objective_loss(*model_, t.objective, weights_, x, y, t.label_smoothing);
       if (bf16_) compat::set_cuda_bf16_autocast(false);
       result.loss.backward();
       const auto grad_norm = clip_grad_norm(optimizer_->parameters(), t.clip_norm);

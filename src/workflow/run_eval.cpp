@@ -57,6 +57,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   write_safetensors(predictions_path,
                     {{"predictions", own.predictions},
                      {"confidence", own.confidence},
+                     {"entropy", own.entropy},
                      {"loss", own.loss},
                      {"cos_to_last", own.cos_to_last},
                      {"labels", own.labels},

@@ -25,6 +25,7 @@ enum class HeadChoice { last, own };
 struct LayerPredictions {
   torch::Tensor predictions;  // (L, N) int64 top-1 class
   torch::Tensor confidence;   // (L, N) float32 top-1 softmax probability
+  torch::Tensor entropy;      // (L, N) float32 softmax entropy / log(C), in [0, 1]
   torch::Tensor loss;         // (L, N) float32 cross-entropy
   torch::Tensor cos_to_last;  // (L, N) float32 cosine of pool(h_l) and pool(h_L)
   torch::Tensor labels;       // (N) int64

@@ -39,8 +39,9 @@ struct ObjectiveResult {
 
 /// Runs the model on `input` and returns the objective's loss on `labels` (B) int64. `weights` is
 /// (L) float32 on the model's device (unused by standard), made once from layer_weights().
+/// label_smoothing in [0, 1) mixes the one-hot targets with the uniform distribution.
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& weights, const torch::Tensor& input,
-                               const torch::Tensor& labels);
+                               const torch::Tensor& labels, double label_smoothing = 0.0);
 
 }  // namespace layerwise::train

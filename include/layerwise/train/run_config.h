@@ -26,6 +26,7 @@ struct TrainConfig {
   double weight_decay = 0.05;  // AdamW, matrices only
   double beta1 = 0.9, beta2 = 0.999;
   double clip_norm = 1.0;      // max global gradient norm; 0: no clipping
+  double label_smoothing = 0;  // cross-entropy against (1 - e) one-hot + e uniform
   std::string augment = "flip";  // none | flip (horizontal, p = 1/2) | shift_flip (also +-2 px)
   uint64_t seed = 0;           // model initialization, batch order, augmentation
   int64_t eval_every = 0;      // validate every this many steps; 0: at the end of each epoch

@@ -1,0 +1,48 @@
+// Early-exit policies: after each layer, which samples may stop, judged from the logits of the
+// classifier read at that layer.
+//
+//   confidence  max softmax probability >= t
+//   entropy     entropy of the softmax / log(C) <= t (0: certain, 1: uniform)
+//   patience    the top class has been the same for t consecutive layers (PABEE, Zhou et al. 2020)
+//   depth       stop at layer t for every sample (the truncated model)
+//
+// Every sample stops at the last layer whatever the policy.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+namespace layerwise::exit {
+
+enum class PolicyKind { confidence, entropy, patience, depth };
+
+struct ExitPolicy {
+  PolicyKind kind = PolicyKind::confidence;
+  double threshold = 0.9;
+};
+
+std::string to_string(PolicyKind kind);
+/// "confidence", "entropy", "patience" or "depth"; throws layerwise::Error otherwise.
+PolicyKind parse_policy(const std::string& name);
+/// Throws layerwise::Error if the threshold is out of the policy's range.
+void validate(const ExitPolicy& policy);
+
+/// What patience remembers per sample between layers.
+struct PolicyState {
+  torch::Tensor last_class;  // (B) int64, top class at the previous layer (-1 before layer 1)
+  torch::Tensor streak;      // (B) int64, layers in a row with that class
+};
+
+/// A fresh state for a batch of `batch` samples on `device`.
+PolicyState initial_state(int64_t batch, const torch::Device& device);
+
+/// Keeps the rows `keep` (a (B) bool mask or int64 index) of the state.
+PolicyState select_rows(const PolicyState& state, const torch::Tensor& keep);
+
+/// (B) bool: which samples exit after `layer` (1-based, of n_layers), given their logits (B, C)
+/// there. Updates `state` (patience) for every row.
+torch::Tensor should_exit(const ExitPolicy& policy, const torch::Tensor& logits, int64_t layer,
+                          int64_t n_layers, PolicyState& state);
+
+}  // namespace layerwise::exit

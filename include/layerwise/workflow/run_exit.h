@@ -1,0 +1,32 @@
+// `layerwise exit`: early-exit curves of a trained run, a calibrated threshold, and measured
+// wall-clock speed-up, written as RUN/exit.json.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layerwise/analysis/layerwise_eval.h"
+#include "layerwise/exit/policy.h"
+
+namespace layerwise::workflow {
+
+struct RunExitOptions {
+  exit::PolicyKind policy = exit::PolicyKind::confidence;
+  double threshold = -1;        // >= 0: use this threshold; < 0: calibrate on the validation split
+  double max_drop = 0.005;      // calibration target: accuracy drop allowed (0.005 = half a point)
+  std::string split = "test";   // where the points are reported
+  bool last_head = false;       // multi-head runs: read every layer with the last head instead
+  std::vector<int64_t> time_batches = {};  // batch sizes at which to time the runner (none: untimed)
+  int64_t time_samples = 2048;  // samples timed per batch size
+  std::string out;              // exit.json path; empty: RUN/exit.json
+  analysis::EvalOptions eval;
+};
+
+/// Sweeps the policy's thresholds on the split ("points"), calibrates (or takes) a threshold,
+/// reports it on the validation and evaluation splits, times the batch-dynamic runner against
+/// full depth at each batch size, writes exit.json and returns it.
+nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options);
+
+}  // namespace layerwise::workflow
