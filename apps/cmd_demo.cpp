@@ -10,7 +10,8 @@ namespace {
 
 void add_options(CLI::App& app, workflow::DemoOptions& o) {
   auto* cmd = app.add_subcommand(
-      "demo", "Train a standard and an aligned ViT on Fashion-MNIST and compare them layer by layer");
+      "demo",
+      "Train a standard and an aligned ViT on Fashion-MNIST and compare them layer by layer");
   cmd->footer(
       "The paper's central experiment at CPU scale (about 10 minutes on 2 cores with the\n"
       "defaults). For each objective it writes a run folder OUT/<objective> (config, weights,\n"

@@ -55,8 +55,8 @@ int run(EvalFlags f, const GlobalFlags& global) {
     std::cerr << "accuracy by layer (%, " << f.options.split << "):";
     for (const auto& a : result.at("accuracy"))
       std::cerr << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();
-    std::cerr << "\nminimal depth " << result.at("minimal_depth") << " of "
-              << result.at("n_layers") << "\n";
+    std::cerr << "\nminimal depth " << result.at("minimal_depth") << " of " << result.at("n_layers")
+              << "\n";
   }
   std::cout << (f.options.out.empty() ? f.run_dir + "/eval.json" : f.options.out) << "\n";
   return 0;

@@ -16,32 +16,43 @@ struct ExitFlags {
 };
 
 void add_options(CLI::App& app, ExitFlags& f) {
-  auto* cmd = app.add_subcommand("exit", "Early exit with the model's classifier(s): curves, a calibrated threshold, speed-up");
+  auto* cmd = app.add_subcommand(
+      "exit",
+      "Early exit with the model's classifier(s): curves, a calibrated threshold, speed-up");
   cmd->footer(
       "Policies: confidence (max softmax >= t), entropy (normalized entropy <= t), patience (same\n"
       "top class for t layers in a row), depth (stop at layer t). Aligned and standard runs read\n"
       "every layer with the last layer's classifier; multi-head runs with each layer's own head\n"
       "(--last-head: the last head).\n\n"
       "Writes RUN/exit.json: \"points\" (threshold, accuracy, mean_exit_layer, speedup_layers =\n"
-      "L / mean exit layer, flops_ratio with the head reads included) for a sweep of thresholds on\n"
-      "--split; \"calibration\" (the threshold with the fewest layers whose validation accuracy is\n"
+      "L / mean exit layer, flops_ratio with the head reads included) for a sweep of thresholds "
+      "on\n"
+      "--split; \"calibration\" (the threshold with the fewest layers whose validation accuracy "
+      "is\n"
       "within --max-drop of the full model's); \"chosen\": that threshold on --split, and with\n"
-      "--time-batches the measured wall-clock speed-up of the batch-dynamic runner (exited samples\n"
+      "--time-batches the measured wall-clock speed-up of the batch-dynamic runner (exited "
+      "samples\n"
       "really stop) against full depth.\n\n"
-      "Example:\n  layerwise exit runs/aligned --policy confidence --max-drop 0.005 --time-batches 32,256");
+      "Example:\n  layerwise exit runs/aligned --policy confidence --max-drop 0.005 --time-batches "
+      "32,256");
   cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--policy", f.policy, "confidence, entropy, patience or depth")->capture_default_str();
+  cmd->add_option("--policy", f.policy, "confidence, entropy, patience or depth")
+      ->capture_default_str();
   cmd->add_option("--threshold", f.options.threshold, "use this threshold instead of calibrating");
   cmd->add_option("--max-drop", f.options.max_drop,
                   "calibration: accuracy drop allowed, as a fraction (0.005 = half a point)")
       ->capture_default_str();
   cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
-  cmd->add_flag("--last-head", f.options.last_head, "multi-head runs: use the last head everywhere");
-  cmd->add_option("--time-batches", f.time_batches, "comma-separated batch sizes to time, e.g. 1,32,256");
-  cmd->add_option("--time-samples", f.options.time_samples, "samples per timing")->capture_default_str();
-  cmd->add_option("--batch-size", f.options.eval.batch_size, "evaluation batch")->capture_default_str();
+  cmd->add_flag("--last-head", f.options.last_head,
+                "multi-head runs: use the last head everywhere");
+  cmd->add_option("--time-batches", f.time_batches,
+                  "comma-separated batch sizes to time, e.g. 1,32,256");
+  cmd->add_option("--time-samples", f.options.time_samples, "samples per timing")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", f.options.eval.batch_size, "evaluation batch")
+      ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "exit.json path (default RUN/exit.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
 }
@@ -63,12 +74,12 @@ int run(ExitFlags f, const GlobalFlags& global) {
   const auto result = workflow::run_exit(f.run_dir, f.options);
   if (!global.quiet) {
     const auto& c = result.at("chosen");
-    std::cerr << "threshold " << c.at("threshold") << ": accuracy " << c.at("accuracy")
-              << " (full " << result.at("full_accuracy") << "), mean exit layer "
-              << c.at("mean_exit_layer") << ", speed-up " << c.at("speedup_layers") << "x in layers\n";
+    std::cerr << "threshold " << c.at("threshold") << ": accuracy " << c.at("accuracy") << " (full "
+              << result.at("full_accuracy") << "), mean exit layer " << c.at("mean_exit_layer")
+              << ", speed-up " << c.at("speedup_layers") << "x in layers\n";
     for (const auto& t : c.at("timing"))
-      std::cerr << "  batch " << t.at("batch_size") << ": wall-clock speed-up " << t.at("speedup_wall")
-                << "x\n";
+      std::cerr << "  batch " << t.at("batch_size") << ": wall-clock speed-up "
+                << t.at("speedup_wall") << "x\n";
   }
   std::cout << (f.options.out.empty() ? f.run_dir + "/exit.json" : f.options.out) << "\n";
   return 0;

@@ -24,7 +24,8 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       "<metric>.csv, <metric>.svg\n"
       "(OUT defaults to RUN), and with --save-activations OUT/activations.safetensors, which\n"
       "`layerwise compare` reads.\n\n"
-      "Example:\n  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples 5000");
+      "Example:\n  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples "
+      "5000");
   cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
       ->required()
       ->check(CLI::ExistingDirectory);

@@ -34,7 +34,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "  standard   cross-entropy of the last layer's classifier on the last layer\n"
       "  aligned    sum over layers l of w_l CE(head(h_l)): the last layer's classifier, shared,\n"
       "             applied after every layer, so that every layer becomes readable by it\n"
-      "  multihead  the same weighted sum with a separate classifier per layer (multi-exit baseline)\n"
+      "  multihead  the same weighted sum with a separate classifier per layer (multi-exit "
+      "baseline)\n"
       "Layer weights: linear w_l = 2l / (L(L+1)) (the paper's), uniform, or a list 0.1,0.2,...\n\n"
       "Writes OUT/config.json, model.safetensors, optimizer.safetensors, trainer_state.json and\n"
       "metrics.jsonl (one JSON line per step and per validation). Interrupted runs continue with\n"
@@ -72,7 +73,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--clip-norm", t.clip_norm, "max gradient norm (0: off)")->capture_default_str();
   cmd->add_option("--label-smoothing", t.label_smoothing, "cross-entropy label smoothing in [0, 1)")
       ->capture_default_str();
-  cmd->add_option("--augment", t.augment, "none, flip or shift_flip (random +-2 px shifts too)")->capture_default_str();
+  cmd->add_option("--augment", t.augment, "none, flip or shift_flip (random +-2 px shifts too)")
+      ->capture_default_str();
   cmd->add_option("--seed", t.seed, "initialization, batch order, augmentation")
       ->capture_default_str();
   cmd->add_option("--eval-every", t.eval_every, "validate every N steps (0: each epoch)")

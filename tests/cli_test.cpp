@@ -178,8 +178,10 @@ bool fashion_mnist_installed() {
 const std::string& tiny_run_dir() {
   static const std::string dir = [] {
     const auto root = layerwise::testing::temp_dir("cli_train");
-    const auto result = run("train --preset tiny --objective multihead --epochs 1 --train-limit 512 "
-                            "--val-fraction 0.01 --batch-size 64 -q --out " + root + "/run");
+    const auto result =
+        run("train --preset tiny --objective multihead --epochs 1 --train-limit 512 "
+            "--val-fraction 0.01 --batch-size 64 -q --out " +
+            root + "/run");
     EXPECT_EQ(result.code, 0) << result.output;
     return root + "/run";
   }();
@@ -208,14 +210,16 @@ TEST(Cli, TrainEvalSimilarityOnARealRun) {
   const auto predictions = layerwise::read_safetensors(dir + "/eval_predictions.safetensors");
   EXPECT_EQ(predictions.at("predictions").sizes(), torch::IntArrayRef({2, 500}));
 
-  result = run("similarity " + dir + " --samples 300 --metrics cos,cka_linear --save-activations -q");
+  result =
+      run("similarity " + dir + " --samples 300 --metrics cos,cka_linear --save-activations -q");
   ASSERT_EQ(result.code, 0) << result.output;
   const auto similarity = read_json(dir + "/similarity.json");
   EXPECT_EQ(similarity.at("layers_a").size(), 2u);  // blocks 1 and 2
   EXPECT_EQ(similarity.at("n_samples"), 300);
   EXPECT_NEAR(similarity.at("metrics").at("cos")[1][1].get<double>(), 1.0, 1e-6);
-  result = run("similarity " + dir + " --samples 300 --metrics cos --embeddings --pool mean -q --out " +
-               dir + "/with_embeddings");
+  result =
+      run("similarity " + dir + " --samples 300 --metrics cos --embeddings --pool mean -q --out " +
+          dir + "/with_embeddings");
   ASSERT_EQ(result.code, 0) << result.output;
   EXPECT_EQ(read_json(dir + "/with_embeddings/similarity.json").at("layers_a")[0], "layer.0");
   // The saved activations feed `compare` and give the same matrix.
@@ -228,21 +232,25 @@ TEST(Cli, TrainEvalSimilarityOnARealRun) {
 TEST(Cli, ExitWritesCurvesCalibrationAndTiming) {
   if (!fashion_mnist_installed()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto& dir = tiny_run_dir();
-  auto result = run("exit " + dir + " --policy confidence --max-drop 0.01 --split val "
+  auto result = run("exit " + dir +
+                    " --policy confidence --max-drop 0.01 --split val "
                     "--time-batches 16,64 --time-samples 64 -q");
   ASSERT_EQ(result.code, 0) << result.output;
   const auto exit_json = read_json(dir + "/exit.json");
   EXPECT_EQ(exit_json.at("policy"), "confidence");
   EXPECT_EQ(exit_json.at("heads"), "own");  // the multi-head run reads each layer with its head
   ASSERT_GE(exit_json.at("points").size(), 10u);
-  for (const auto* key : {"threshold", "accuracy", "mean_exit_layer", "speedup_layers", "flops_ratio"})
+  for (const auto* key :
+       {"threshold", "accuracy", "mean_exit_layer", "speedup_layers", "flops_ratio"})
     EXPECT_TRUE(exit_json.at("points")[0].contains(key)) << key;
   const auto& chosen = exit_json.at("chosen");
   // Calibrated on the validation split and reported there: within the allowed drop.
-  EXPECT_GE(chosen.at("accuracy").get<double>(), exit_json.at("full_accuracy").get<double>() - 0.01 - 1e-9);
+  EXPECT_GE(chosen.at("accuracy").get<double>(),
+            exit_json.at("full_accuracy").get<double>() - 0.01 - 1e-9);
   ASSERT_EQ(chosen.at("timing").size(), 2u);
   EXPECT_GT(chosen.at("timing")[1].at("speedup_wall").get<double>(), 0.0);
-  result = run("exit " + dir + " --policy depth --threshold 1 --split val -q --out " + dir + "/d1.json");
+  result =
+      run("exit " + dir + " --policy depth --threshold 1 --split val -q --out " + dir + "/d1.json");
   ASSERT_EQ(result.code, 0) << result.output;
   EXPECT_EQ(read_json(dir + "/d1.json").at("chosen").at("mean_exit_layer"), 1.0);
 }

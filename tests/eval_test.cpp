@@ -33,7 +33,8 @@ TEST(LayerwiseEval, MinimalDepthAndSummary) {
 
   la::LayerPredictions p;
   p.labels = torch::tensor({1, 5, 4, 0}, torch::kInt64);
-  p.predictions = torch::tensor({{1, 2, 3, 0}, {1, 5, 4, 0}, {2, 5, 4, 0}, {1, 5, 4, 0}}, torch::kInt64);
+  p.predictions =
+      torch::tensor({{1, 2, 3, 0}, {1, 5, 4, 0}, {2, 5, 4, 0}, {1, 5, 4, 0}}, torch::kInt64);
   p.confidence = torch::full({4, 4}, 0.5);
   p.entropy = torch::full({4, 4}, 0.5);
   p.loss = torch::ones({4, 4});
@@ -70,9 +71,12 @@ TEST(LayerwiseEval, PredictionsAreTheHeadAppliedToEachLayer) {
       EXPECT_LT(max_diff(p.confidence[l - 1], logits.softmax(1).amax(1)), 1e-5);
       const auto q = logits.softmax(1);
       EXPECT_LT(max_diff(p.entropy[l - 1], -(q * q.log()).sum(1) / std::log(10.0)), 1e-5);
-      EXPECT_LT(max_diff(p.loss[l - 1], torch::cross_entropy_loss(logits, labels, {}, at::Reduction::None)), 1e-4);
-      EXPECT_LT(max_diff(p.cos_to_last[l - 1],
-                         torch::cosine_similarity(z, model->pool(hidden[2]), 1)), 1e-5);
+      EXPECT_LT(max_diff(p.loss[l - 1],
+                         torch::cross_entropy_loss(logits, labels, {}, at::Reduction::None)),
+                1e-4);
+      EXPECT_LT(
+          max_diff(p.cos_to_last[l - 1], torch::cosine_similarity(z, model->pool(hidden[2]), 1)),
+          1e-5);
     }
     EXPECT_LT(max_diff(p.cos_to_last[1], torch::ones({37})), 1e-5);
   }
@@ -82,7 +86,9 @@ TEST(LayerwiseEval, PredictionsAreTheHeadAppliedToEachLayer) {
   ASSERT_EQ(layers.size(), 3u);
   torch::NoGradGuard no_grad;
   EXPECT_LT(max_diff(layers[1], model->forward_layers(images)[1].mean(1)), 1e-5);
-  EXPECT_NE(error_message([&] { la::extract_layers(*model, images, "middle", options); }).find("'middle'"),
+  EXPECT_NE(error_message([&] {
+              la::extract_layers(*model, images, "middle", options);
+            }).find("'middle'"),
             std::string::npos);
 }
 
@@ -97,7 +103,8 @@ TEST(Augment, ShiftAndFlipMoveThePixels) {
   // Offset (0, 4): content moves down 2 rows and left 2 columns; the gap is filled.
   shifts = torch::tensor({{0, 4}, {0, 4}}, torch::kInt64);
   const auto moved = ld::augment_images(images, shifts, torch::tensor({false, false}), -1.0);
-  EXPECT_TRUE(moved[0][0].slice(0, 2).slice(1, 0, 3).equal(images[0][0].slice(0, 0, 3).slice(1, 2)));
+  EXPECT_TRUE(
+      moved[0][0].slice(0, 2).slice(1, 0, 3).equal(images[0][0].slice(0, 0, 3).slice(1, 2)));
   EXPECT_TRUE((moved[0][0].slice(0, 0, 2) == -1).all().item<bool>());
   EXPECT_TRUE((moved[0][0].slice(1, 3) == -1).all().item<bool>());
   // Plans are reproducible and differ between epochs.

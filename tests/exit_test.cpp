@@ -62,8 +62,8 @@ TEST(ExitPolicy, PatienceCountsLayersInARowAndDepthCutsEveryone) {
   // Sample 0 keeps class 1; sample 1 changes its mind at layer 2.
   const std::vector<std::vector<std::pair<int64_t, double>>> layers = {
       {{1, 0.6}, {0, 0.6}}, {{1, 0.6}, {2, 0.6}}, {{1, 0.6}, {2, 0.6}}, {{1, 0.6}, {2, 0.6}}};
-  const std::vector<std::vector<bool>> expected = {{false, false}, {false, false}, {true, false},
-                                                   {true, true}};
+  const std::vector<std::vector<bool>> expected = {
+      {false, false}, {false, false}, {true, false}, {true, true}};
   for (size_t l = 0; l < layers.size(); ++l) {
     const auto exits = le::should_exit(patience, logits_for(layers[l]), int64_t(l) + 1, 8, state);
     EXPECT_EQ(exits[0].item<bool>(), expected[l][0]) << "layer " << l + 1;
@@ -73,9 +73,13 @@ TEST(ExitPolicy, PatienceCountsLayersInARowAndDepthCutsEveryone) {
   const le::ExitPolicy depth{le::PolicyKind::depth, 2};
   EXPECT_FALSE(le::should_exit(depth, logits_for(layers[0]), 1, 8, state).any().item<bool>());
   EXPECT_TRUE(le::should_exit(depth, logits_for(layers[1]), 2, 8, state).all().item<bool>());
-  EXPECT_NE(error_message([] { le::validate({le::PolicyKind::patience, 1.5}); }).find("whole number"),
+  EXPECT_NE(error_message([] {
+              le::validate({le::PolicyKind::patience, 1.5});
+            }).find("whole number"),
             std::string::npos);
-  EXPECT_NE(error_message([] { le::validate({le::PolicyKind::confidence, 1.5}); }).find("[0, 1]"),
+  EXPECT_NE(error_message([] {
+              le::validate({le::PolicyKind::confidence, 1.5});
+            }).find("[0, 1]"),
             std::string::npos);
   EXPECT_NE(error_message([] { le::parse_policy("eager"); }).find("'eager'"), std::string::npos);
 }
@@ -147,25 +151,28 @@ TEST(ExitSweep, SimulationMatchesTheRunnerAndCalibrationMeetsItsTarget) {
   options.batch_size = 16;
   const auto p = la::predict_layers(*model, images, labels, la::HeadChoice::last, options);
   const double median = p.confidence[0].median().item<double>();
-  for (const le::ExitPolicy policy : {le::ExitPolicy{le::PolicyKind::confidence, median},
-                                      le::ExitPolicy{le::PolicyKind::patience, 2},
-                                      le::ExitPolicy{le::PolicyKind::depth, 3}}) {
+  for (const le::ExitPolicy policy :
+       {le::ExitPolicy{le::PolicyKind::confidence, median},
+        le::ExitPolicy{le::PolicyKind::patience, 2}, le::ExitPolicy{le::PolicyKind::depth, 3}}) {
     const auto run = le::run_early_exit(*model, images, policy, la::HeadChoice::last, options);
-    EXPECT_TRUE(le::simulate_exit_layers(policy, p).equal(run.exit_layer)) << le::to_string(policy.kind);
+    EXPECT_TRUE(le::simulate_exit_layers(policy, p).equal(run.exit_layer))
+        << le::to_string(policy.kind);
   }
   const auto costs = le::layer_costs(config);
   const auto depth2 = le::evaluate_policy({le::PolicyKind::depth, 2}, p, costs);
   EXPECT_DOUBLE_EQ(depth2.mean_exit_layer, 2.0);
   EXPECT_DOUBLE_EQ(depth2.speedup_layers, 2.0);
-  EXPECT_NEAR(depth2.flops_ratio,
-              (costs.embed + 2 * (costs.block + costs.head)) / (costs.embed + 4 * costs.block + costs.head),
-              1e-12);
+  EXPECT_NEAR(
+      depth2.flops_ratio,
+      (costs.embed + 2 * (costs.block + costs.head)) / (costs.embed + 4 * costs.block + costs.head),
+      1e-12);
   EXPECT_DOUBLE_EQ(depth2.accuracy, la::layer_accuracy(p)[1].item<double>());
 
   // Calibration on hand-made predictions: layer 2 is as good as layer 4 for all but one sample.
   la::LayerPredictions hand;
   hand.labels = torch::tensor({0, 1, 2, 3}, torch::kInt64);
-  hand.predictions = torch::tensor({{0, 0, 0, 0}, {0, 1, 2, 0}, {0, 1, 2, 3}, {0, 1, 2, 3}}, torch::kInt64);
+  hand.predictions =
+      torch::tensor({{0, 0, 0, 0}, {0, 1, 2, 0}, {0, 1, 2, 3}, {0, 1, 2, 3}}, torch::kInt64);
   hand.confidence = torch::full({4, 4}, 0.5);
   hand.entropy = torch::full({4, 4}, 0.5);
   EXPECT_EQ(le::calibrate_threshold(le::PolicyKind::depth, hand, 0.0), 3.0);   // no drop allowed

@@ -77,13 +77,21 @@ TEST(Vit, ParameterNamesAreStable) {
   std::vector<std::string> names;
   for (const auto& [name, tensor] : lm::named_weights(*model)) names.push_back(name);
   // timm's order: a module's own parameters first, then its submodules'.
-  const std::vector<std::string> head = {"cls_token", "pos_embed", "patch_embed.proj.weight",
-                                         "patch_embed.proj.bias", "blocks.0.norm1.weight",
-                                         "blocks.0.norm1.bias", "blocks.0.attn.qkv.weight",
-                                         "blocks.0.attn.qkv.bias", "blocks.0.attn.proj.weight",
-                                         "blocks.0.attn.proj.bias", "blocks.0.norm2.weight",
-                                         "blocks.0.norm2.bias", "blocks.0.mlp.fc1.weight",
-                                         "blocks.0.mlp.fc1.bias", "blocks.0.mlp.fc2.weight",
+  const std::vector<std::string> head = {"cls_token",
+                                         "pos_embed",
+                                         "patch_embed.proj.weight",
+                                         "patch_embed.proj.bias",
+                                         "blocks.0.norm1.weight",
+                                         "blocks.0.norm1.bias",
+                                         "blocks.0.attn.qkv.weight",
+                                         "blocks.0.attn.qkv.bias",
+                                         "blocks.0.attn.proj.weight",
+                                         "blocks.0.attn.proj.bias",
+                                         "blocks.0.norm2.weight",
+                                         "blocks.0.norm2.bias",
+                                         "blocks.0.mlp.fc1.weight",
+                                         "blocks.0.mlp.fc1.bias",
+                                         "blocks.0.mlp.fc2.weight",
                                          "blocks.0.mlp.fc2.bias"};
   ASSERT_GE(names.size(), head.size());
   EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + head.size()), head);
@@ -167,15 +175,21 @@ TEST(Block, PreAndPostNormMatchTheirFormulas) {
       const auto x = torch::randn({3, 4, 8});
       auto mlp = [&](const torch::Tensor& h) {
         const auto u = block->mlp->fc1(h);
-        const auto act = gelu == "exact"
-                             ? 0.5 * u * (1 + torch::erf(u / std::sqrt(2.0)))
-                             : 0.5 * u * (1 + torch::tanh(std::sqrt(2 / M_PI) *
-                                                          (u + 0.044715 * u.pow(3))));
+        const auto act =
+            gelu == "exact"
+                ? 0.5 * u * (1 + torch::erf(u / std::sqrt(2.0)))
+                : 0.5 * u * (1 + torch::tanh(std::sqrt(2 / M_PI) * (u + 0.044715 * u.pow(3))));
         return block->mlp->fc2(act);
       };
-      auto attn = [&](const torch::Tensor& h) { return attention_by_hand(*block->attn, h, 2, false); };
-      auto norm1 = [&](const torch::Tensor& h) { return layer_norm_by_hand(h, block->norm1, 1e-5); };
-      auto norm2 = [&](const torch::Tensor& h) { return layer_norm_by_hand(h, block->norm2, 1e-5); };
+      auto attn = [&](const torch::Tensor& h) {
+        return attention_by_hand(*block->attn, h, 2, false);
+      };
+      auto norm1 = [&](const torch::Tensor& h) {
+        return layer_norm_by_hand(h, block->norm1, 1e-5);
+      };
+      auto norm2 = [&](const torch::Tensor& h) {
+        return layer_norm_by_hand(h, block->norm2, 1e-5);
+      };
       torch::Tensor expected;
       if (pre_norm) {
         const auto h = x + attn(norm1(x));
@@ -203,8 +217,9 @@ TEST(Vit, PatchEmbeddingMatchesManualPatches) {
                             vit.pos_embed[0][1 + 4 * row + col];
       EXPECT_LT(max_diff(embedded.select(1, 1 + 4 * row + col), expected), 1e-5);
     }
-  EXPECT_LT(max_diff(embedded.select(1, 0), (vit.cls_token[0][0] + vit.pos_embed[0][0]).expand({2, 32})),
-            1e-6);
+  EXPECT_LT(
+      max_diff(embedded.select(1, 0), (vit.cls_token[0][0] + vit.pos_embed[0][0]).expand({2, 32})),
+      1e-6);
 }
 
 TEST(Vit, InitializationIsSeededAndTruncated) {
@@ -263,15 +278,20 @@ TEST(ModelConfig, JsonRoundTripAndErrors) {
   EXPECT_EQ(lm::to_json(back), lm::to_json(config));
   auto j = lm::to_json(config);
   j["depth"] = 3;
-  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "unknown field 'depth'"));
+  EXPECT_TRUE(
+      contains(error_message([&] { lm::model_config_from_json(j); }), "unknown field 'depth'"));
   j = lm::to_json(config);
   j["n_heads"] = 5;
-  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "multiple of n_heads"));
+  EXPECT_TRUE(
+      contains(error_message([&] { lm::model_config_from_json(j); }), "multiple of n_heads"));
   j = lm::to_json(config);
   j["patch_size"] = 5;
-  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "must divide image_size"));
-  EXPECT_TRUE(contains(error_message([] { lm::vit_preset("huge"); }), "unknown model preset 'huge'"));
-  for (const auto& name : lm::vit_preset_names()) EXPECT_NO_THROW(lm::validate(lm::vit_preset(name)));
+  EXPECT_TRUE(
+      contains(error_message([&] { lm::model_config_from_json(j); }), "must divide image_size"));
+  EXPECT_TRUE(
+      contains(error_message([] { lm::vit_preset("huge"); }), "unknown model preset 'huge'"));
+  for (const auto& name : lm::vit_preset_names())
+    EXPECT_NO_THROW(lm::validate(lm::vit_preset(name)));
 }
 
 TEST(Vit, CudaMatchesCpu) {

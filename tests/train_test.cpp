@@ -93,7 +93,8 @@ TEST(Objective, LossesMatchHandComputation) {
   const auto images = torch::randn({6, 1, 28, 28});
   const auto labels = torch::tensor({0, 3, 9, 3, 1, 7}, torch::kInt64);
   const std::vector<double> w = lt::layer_weights("linear", 3);
-  for (auto objective : {lt::Objective::standard, lt::Objective::aligned, lt::Objective::multihead}) {
+  for (auto objective :
+       {lt::Objective::standard, lt::Objective::aligned, lt::Objective::multihead}) {
     auto model = tiny_model(lt::head_mode_for(objective));
     const auto result = lt::objective_loss(*model, objective, weights_tensor(w), images, labels);
     const auto hidden = model->forward_layers(images);
@@ -103,13 +104,15 @@ TEST(Objective, LossesMatchHandComputation) {
     } else {
       for (int64_t l = 1; l <= 3; ++l) {
         const auto z = model->pool(hidden[l]);
-        const auto logits = objective == lt::Objective::aligned ? model->head(z) : model->head_at(z, l);
+        const auto logits =
+            objective == lt::Objective::aligned ? model->head(z) : model->head_at(z, l);
         const auto ce = ce_by_hand(logits, labels);
         EXPECT_NEAR(result.layer_loss[l - 1].item<double>(), ce.item<double>(), 1e-5);
         expected = expected + w[l - 1] * ce;
       }
     }
-    EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5) << lt::to_string(objective);
+    EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5)
+        << lt::to_string(objective);
     EXPECT_EQ(result.last_logits.sizes(), torch::IntArrayRef({6, 10}));
   }
 }
@@ -121,7 +124,8 @@ TEST(Objective, SharedHeadGetsGradientsFromEveryLayer) {
   EXPECT_EQ(model->exit_heads->size(), 0u);  // one classifier, one parameter set
   auto grad_for = [&](const std::vector<double>& w) {
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-    lt::objective_loss(*model, lt::Objective::aligned, weights_tensor(w), images, labels).loss.backward();
+    lt::objective_loss(*model, lt::Objective::aligned, weights_tensor(w), images, labels)
+        .loss.backward();
     return model->classifier->weight.grad().clone();
   };
   std::vector<torch::Tensor> per_layer;
@@ -132,14 +136,16 @@ TEST(Objective, SharedHeadGetsGradientsFromEveryLayer) {
     EXPECT_GT(per_layer.back().abs().sum().item<double>(), 0.0) << "layer " << l + 1;
     // Blocks after layer l + 1 do not touch this loss.
     for (int later = l + 1; later < 3; ++later) {
-      const auto g = model->named_parameters()["blocks." + std::to_string(later) + ".attn.qkv.weight"].grad();
+      const auto g =
+          model->named_parameters()["blocks." + std::to_string(later) + ".attn.qkv.weight"].grad();
       EXPECT_TRUE(!g.defined() || g.abs().sum().item<double>() == 0.0);
     }
   }
   // The loss is linear in the weights, so is the head's gradient.
   const auto w = lt::layer_weights("linear", 3);
   const auto combined = grad_for(w);
-  EXPECT_LT(max_diff(combined, w[0] * per_layer[0] + w[1] * per_layer[1] + w[2] * per_layer[2]), 1e-6);
+  EXPECT_LT(max_diff(combined, w[0] * per_layer[0] + w[1] * per_layer[1] + w[2] * per_layer[2]),
+            1e-6);
   // The per-layer gradients differ: each layer's states reach the head.
   EXPECT_GT(max_diff(per_layer[0], per_layer[2]), 1e-6);
 }
@@ -200,10 +206,12 @@ TEST(RunConfig, JsonRoundTripAndErrors) {
   EXPECT_EQ(lt::to_json(lt::run_config_from_json(j)).dump(), j.dump());
   auto bad = j;
   bad["train"]["epoch"] = 3;
-  EXPECT_TRUE(contains(error_message([&] { lt::run_config_from_json(bad); }), "unknown field 'epoch'"));
+  EXPECT_TRUE(
+      contains(error_message([&] { lt::run_config_from_json(bad); }), "unknown field 'epoch'"));
   bad = j;
   bad["model"]["heads"] = "shared";
-  EXPECT_TRUE(contains(error_message([&] { lt::run_config_from_json(bad); }), "needs model heads per_layer"));
+  EXPECT_TRUE(contains(error_message([&] { lt::run_config_from_json(bad); }),
+                       "needs model heads per_layer"));
   auto train = config.train;
   train.epochs = 0;
   EXPECT_TRUE(contains(error_message([&] { lt::validate(train); }), "--epochs"));
@@ -228,7 +236,8 @@ TEST(Training, ResumedRunReachesTheSameWeights) {
   const auto parts = layerwise::read_safetensors(dir + "/parts/model.safetensors");
   ASSERT_EQ(whole.tensors.size(), parts.tensors.size());
   for (size_t i = 0; i < whole.tensors.size(); ++i)
-    EXPECT_EQ(max_diff(whole.tensors[i].second, parts.tensors[i].second), 0.0) << whole.tensors[i].first;
+    EXPECT_EQ(max_diff(whole.tensors[i].second, parts.tensors[i].second), 0.0)
+        << whole.tensors[i].first;
   // One metrics line per step, no duplicates from the interrupted part.
   int64_t step_lines = 0;
   for (const auto& line : read_jsonl(dir + "/parts/metrics.jsonl")) {
@@ -291,7 +300,8 @@ TEST(Objective, LabelSmoothingMixesInTheUniformTarget) {
   const auto expected = (1 - e) * ce_by_hand(logits, labels) - e * log_p.mean(1).mean();
   EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5);
   EXPECT_TRUE(contains(error_message([&] {
-                         lt::objective_loss(*model, lt::Objective::standard, w, images, labels, 1.0);
+                         lt::objective_loss(*model, lt::Objective::standard, w, images, labels,
+                                            1.0);
                        }),
                        "--label-smoothing"));
 }

@@ -34,7 +34,7 @@ class InferenceScope {
 
 torch::Tensor pool_tokens(model::LayeredModel& model, const torch::Tensor& h,
                           const std::string& pool) {
-  if (h.dim() == 2) return h;              // already one vector per sample
+  if (h.dim() == 2) return h;                // already one vector per sample
   if (pool == "cls") return h.select(1, 0);  // (B, D)
   if (pool == "mean") return h.mean(1);      // (B, D)
   if (pool == "last") return h.select(1, h.size(1) - 1);
@@ -56,10 +56,11 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const int64_t end = std::min(inputs.size(0), start + options.batch_size);
     const auto x = inputs.slice(0, start, end).to(options.device);
-    const auto y = labels.slice(0, start, end).to(options.device);   // (B)
+    const auto y = labels.slice(0, start, end).to(options.device);  // (B)
     const auto hidden = model.forward_layers(x);
     std::vector<torch::Tensor> pooled;  // L of (B, D)
-    for (int64_t l = 1; l <= n_layers; ++l) pooled.push_back(model.pool(hidden[l]).to(torch::kFloat32));
+    for (int64_t l = 1; l <= n_layers; ++l)
+      pooled.push_back(model.pool(hidden[l]).to(torch::kFloat32));
     const auto z = torch::stack(pooled);  // (L, B, D)
     torch::Tensor logits;                 // (L, B, C)
     if (heads == HeadChoice::last) {
@@ -70,18 +71,19 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
       logits = torch::stack(per_layer);
     }
     logits = logits.to(torch::kFloat32);
-    const auto log_probs = logits.log_softmax(-1);                    // (L, B, C)
-    const auto [top_log_prob, top_class] = log_probs.max(-1);         // (L, B)
+    const auto log_probs = logits.log_softmax(-1);             // (L, B, C)
+    const auto [top_log_prob, top_class] = log_probs.max(-1);  // (L, B)
     predictions.push_back(top_class.cpu());
     confidence.push_back(top_log_prob.exp().cpu());
     const double max_entropy = std::log(double(log_probs.size(-1)));
     entropy.push_back((-(log_probs.exp() * log_probs).sum(-1) / max_entropy).cpu());  // (L, B)
     loss.push_back(-log_probs.gather(-1, y.expand({n_layers, -1}).unsqueeze(-1)).squeeze(-1).cpu());
-    const auto last = z[n_layers - 1].expand_as(z);  // (L, B, D)
+    const auto last = z[n_layers - 1].expand_as(z);                             // (L, B, D)
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
   }
-  return {torch::cat(predictions, 1), torch::cat(confidence, 1), torch::cat(entropy, 1),
-          torch::cat(loss, 1), torch::cat(cos_to_last, 1), labels.to(torch::kCPU, torch::kInt64)};
+  return {torch::cat(predictions, 1), torch::cat(confidence, 1),
+          torch::cat(entropy, 1),     torch::cat(loss, 1),
+          torch::cat(cos_to_last, 1), labels.to(torch::kCPU, torch::kInt64)};
 }
 
 torch::Tensor layer_accuracy(const LayerPredictions& p) {
@@ -91,7 +93,7 @@ torch::Tensor layer_accuracy(const LayerPredictions& p) {
 torch::Tensor saturation_layers(const torch::Tensor& predictions) {
   const int64_t n_layers = predictions.size(0);
   const auto disagrees = predictions.ne(predictions[n_layers - 1].unsqueeze(0));  // (L, N)
-  const auto layer = torch::arange(1, n_layers + 1, torch::kInt64).unsqueeze(1);    // (L, 1)
+  const auto layer = torch::arange(1, n_layers + 1, torch::kInt64).unsqueeze(1);  // (L, 1)
   // The last layer that disagrees with layer L (0 if none); saturation is the one after it.
   return (disagrees.to(torch::kInt64) * layer).amax(0) + 1;  // (N)
 }

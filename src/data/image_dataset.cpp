@@ -83,8 +83,8 @@ ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split
   LW_CHECK(is_dir(folder), "Fashion-MNIST folder '", folder, "' not found: ", kInstallHint);
   ImageDataset data = load_idx_folder(folder, split);
   LW_CHECK(data.n_classes <= 10, "Fashion-MNIST label file '",
-           find_fashion_file(folder, (split == "train" ? "train" : "t10k") +
-                                         std::string("-labels-idx1-ubyte")),
+           find_fashion_file(
+               folder, (split == "train" ? "train" : "t10k") + std::string("-labels-idx1-ubyte")),
            "' holds label ", data.n_classes - 1, ": expected 0 to 9");
   data.n_classes = 10;
   data.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

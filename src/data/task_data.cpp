@@ -8,9 +8,12 @@
 namespace layerwise::data {
 
 nlohmann::json to_json(const DataConfig& c) {
-  return {{"dataset", c.dataset},         {"dir", c.dir},
-          {"val_fraction", c.val_fraction}, {"split_seed", c.split_seed},
-          {"train_limit", c.train_limit}, {"mean", c.mean},
+  return {{"dataset", c.dataset},
+          {"dir", c.dir},
+          {"val_fraction", c.val_fraction},
+          {"split_seed", c.split_seed},
+          {"train_limit", c.train_limit},
+          {"mean", c.mean},
           {"std", c.std}};
 }
 

@@ -8,10 +8,14 @@ namespace layerwise::exit {
 
 std::string to_string(PolicyKind kind) {
   switch (kind) {
-    case PolicyKind::confidence: return "confidence";
-    case PolicyKind::entropy: return "entropy";
-    case PolicyKind::patience: return "patience";
-    case PolicyKind::depth: return "depth";
+    case PolicyKind::confidence:
+      return "confidence";
+    case PolicyKind::entropy:
+      return "entropy";
+    case PolicyKind::patience:
+      return "patience";
+    case PolicyKind::depth:
+      return "depth";
   }
   return "?";
 }
@@ -21,7 +25,8 @@ PolicyKind parse_policy(const std::string& name) {
   if (name == "entropy") return PolicyKind::entropy;
   if (name == "patience") return PolicyKind::patience;
   if (name == "depth") return PolicyKind::depth;
-  throw Error(str_cat("--policy '", name, "' is not known; use confidence, entropy, patience or depth"));
+  throw Error(
+      str_cat("--policy '", name, "' is not known; use confidence, entropy, patience or depth"));
 }
 
 void validate(const ExitPolicy& p) {
@@ -29,7 +34,8 @@ void validate(const ExitPolicy& p) {
   switch (p.kind) {
     case PolicyKind::confidence:
     case PolicyKind::entropy:
-      LW_CHECK(t >= 0 && t <= 1, "--threshold for ", to_string(p.kind), " must be in [0, 1], got ", t);
+      LW_CHECK(t >= 0 && t <= 1, "--threshold for ", to_string(p.kind), " must be in [0, 1], got ",
+               t);
       break;
     case PolicyKind::patience:
     case PolicyKind::depth:
@@ -53,7 +59,7 @@ PolicyState select_rows(const PolicyState& state, const torch::Tensor& keep) {
 torch::Tensor should_exit(const ExitPolicy& policy, const torch::Tensor& logits, int64_t layer,
                           int64_t n_layers, PolicyState& state) {
   const auto log_p = logits.to(torch::kFloat32).log_softmax(-1);  // (B, C)
-  const auto top = log_p.argmax(-1);                               // (B)
+  const auto top = log_p.argmax(-1);                              // (B)
   // Patience bookkeeping runs for every policy so that the state stays meaningful.
   const auto same = top.eq(state.last_class);
   state.streak = torch::where(same, state.streak + 1, torch::ones_like(state.streak));

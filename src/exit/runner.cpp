@@ -13,15 +13,16 @@ void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPol
                analysis::HeadChoice heads, torch::Tensor& predictions, torch::Tensor& exit_layer,
                torch::Tensor& confidence) {
   const int64_t n_layers = model.n_layers();
-  auto h = model.embed(x);                                                      // (B, T, D)
+  auto h = model.embed(x);  // (B, T, D)
   auto rows = torch::arange(x.size(0), torch::dtype(torch::kInt64).device(x.device()));  // (B)
   auto state = initial_state(x.size(0), x.device());
   for (int64_t layer = 1; layer <= n_layers && rows.numel() > 0; ++layer) {
-    h = model.block(layer, h);                                                  // (b, T, D)
-    const auto z = model.pool(h);                                               // (b, D)
-    const auto logits = heads == analysis::HeadChoice::last ? model.head(z) : model.head_at(z, layer);
+    h = model.block(layer, h);     // (b, T, D)
+    const auto z = model.pool(h);  // (b, D)
+    const auto logits =
+        heads == analysis::HeadChoice::last ? model.head(z) : model.head_at(z, layer);
     const auto leaving = should_exit(policy, logits, layer, n_layers, state);  // (b) bool
-    const auto done = rows.index({leaving});                                    // positions retired
+    const auto done = rows.index({leaving});                                   // positions retired
     const auto probabilities = logits.index({leaving}).to(torch::kFloat32).softmax(-1);
     const auto [top_p, top_class] = probabilities.max(-1);
     predictions.index_put_({done}, top_class);
@@ -52,7 +53,8 @@ ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& input
   const int64_t n = inputs.size(0);
   std::vector<torch::Tensor> predictions, exit_layer, confidence;
   for (int64_t start = 0; start < n; start += options.batch_size) {
-    const auto x = inputs.slice(0, start, std::min(n, start + options.batch_size)).to(options.device);
+    const auto x =
+        inputs.slice(0, start, std::min(n, start + options.batch_size)).to(options.device);
     const auto long_options = torch::dtype(torch::kInt64).device(options.device);
     auto p = torch::full({x.size(0)}, -1, long_options);
     auto e = torch::zeros({x.size(0)}, long_options);

@@ -15,7 +15,7 @@ LayerCosts layer_costs(const model::ModelConfig& c) {
   costs.embed = 2.0 * double(c.n_patches()) * patch_inputs * d;
   costs.block = tokens * 2.0 * (3 * d * d + d * d + 2 * d * ff)  // qkv, proj, MLP
                 + 2.0 * 2.0 * tokens * tokens * d;               // q k^T and attention x v
-  costs.head = 2.0 * d * double(c.n_classes) + 5 * d;          // linear + LayerNorm
+  costs.head = 2.0 * d * double(c.n_classes) + 5 * d;            // linear + LayerNorm
   return costs;
 }
 
@@ -24,8 +24,12 @@ torch::Tensor simulate_exit_layers(const ExitPolicy& policy, const analysis::Lay
   const int64_t n_layers = p.predictions.size(0), n = p.predictions.size(1);
   torch::Tensor ok;  // (L, N) bool: the policy lets the sample go at that layer
   switch (policy.kind) {
-    case PolicyKind::confidence: ok = p.confidence.ge(policy.threshold); break;
-    case PolicyKind::entropy: ok = p.entropy.le(policy.threshold); break;
+    case PolicyKind::confidence:
+      ok = p.confidence.ge(policy.threshold);
+      break;
+    case PolicyKind::entropy:
+      ok = p.entropy.le(policy.threshold);
+      break;
     case PolicyKind::depth:
       ok = torch::arange(1, n_layers + 1).ge(policy.threshold).unsqueeze(1).expand({n_layers, n});
       break;
@@ -40,14 +44,14 @@ torch::Tensor simulate_exit_layers(const ExitPolicy& policy, const analysis::Lay
     }
   }
   ok = ok.clone();
-  ok[n_layers - 1].fill_(true);                   // everyone leaves at the last layer
-  return ok.to(torch::kInt64).argmax(0) + 1;      // first layer that lets go: (N)
+  ok[n_layers - 1].fill_(true);               // everyone leaves at the last layer
+  return ok.to(torch::kInt64).argmax(0) + 1;  // first layer that lets go: (N)
 }
 
 ExitPoint evaluate_policy(const ExitPolicy& policy, const analysis::LayerPredictions& p,
                           const LayerCosts& costs) {
   const int64_t n_layers = p.predictions.size(0);
-  const auto exit_layer = simulate_exit_layers(policy, p);                     // (N)
+  const auto exit_layer = simulate_exit_layers(policy, p);                                // (N)
   const auto chosen = p.predictions.gather(0, (exit_layer - 1).unsqueeze(0)).squeeze(0);  // (N)
   ExitPoint point;
   point.threshold = policy.threshold;
@@ -68,8 +72,8 @@ std::vector<double> sweep_thresholds(PolicyKind kind, int64_t n_layers) {
         t.push_back(x);
       break;
     case PolicyKind::entropy:
-      for (double x : {0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03,
-                       0.01, 0.0})
+      for (double x :
+           {0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.01, 0.0})
         t.push_back(x);
       break;
     case PolicyKind::patience:
@@ -81,8 +85,8 @@ std::vector<double> sweep_thresholds(PolicyKind kind, int64_t n_layers) {
 }
 
 double calibrate_threshold(PolicyKind kind, const analysis::LayerPredictions& p, double max_drop) {
-  LW_CHECK(max_drop >= 0 && max_drop < 1, "--max-drop must be in [0, 1) (0.005 = half a point), got ",
-           max_drop);
+  LW_CHECK(max_drop >= 0 && max_drop < 1,
+           "--max-drop must be in [0, 1) (0.005 = half a point), got ", max_drop);
   const int64_t n_layers = p.predictions.size(0);
   const double full = analysis::layer_accuracy(p)[n_layers - 1].item<double>();
   double best_threshold = std::numeric_limits<double>::quiet_NaN();

@@ -10,9 +10,8 @@ void validate(const ModelConfig& c) {
   LW_CHECK(c.arch == "vit", "model arch '", c.arch, "' is not known; use vit");
   LW_CHECK(c.n_layers >= 1, "model n_layers must be >= 1, got ", c.n_layers);
   const auto& b = c.block;
-  LW_CHECK(b.d_model >= 1 && b.n_heads >= 1 && b.d_model % b.n_heads == 0,
-           "model d_model (", b.d_model, ") must be a positive multiple of n_heads (", b.n_heads,
-           ")");
+  LW_CHECK(b.d_model >= 1 && b.n_heads >= 1 && b.d_model % b.n_heads == 0, "model d_model (",
+           b.d_model, ") must be a positive multiple of n_heads (", b.n_heads, ")");
   LW_CHECK(b.d_ff >= 1, "model d_ff must be >= 1, got ", b.d_ff);
   LW_CHECK(b.ln_eps > 0, "model ln_eps must be > 0, got ", b.ln_eps);
   LW_CHECK(b.gelu == "exact" || b.gelu == "tanh", "model gelu '", b.gelu,
@@ -45,9 +44,13 @@ ModelConfig vit_preset(const std::string& name) {
   return c;
 }
 
-std::vector<std::string> vit_preset_names() { return {"tiny", "small", "medium", "base"}; }
+std::vector<std::string> vit_preset_names() {
+  return {"tiny", "small", "medium", "base"};
+}
 
-std::string to_string(HeadMode mode) { return mode == HeadMode::shared ? "shared" : "per_layer"; }
+std::string to_string(HeadMode mode) {
+  return mode == HeadMode::shared ? "shared" : "per_layer";
+}
 
 HeadMode parse_head_mode(const std::string& name) {
   if (name == "shared") return HeadMode::shared;
@@ -75,10 +78,9 @@ nlohmann::json to_json(const ModelConfig& c) {
 
 ModelConfig model_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "model config must be a JSON object");
-  const std::set<std::string> known = {"arch",    "n_layers",   "d_model",    "n_heads",
-                                       "d_ff",    "ln_eps",     "pre_norm",   "gelu",
-                                       "causal",  "image_size", "patch_size", "in_channels",
-                                       "n_classes", "heads"};
+  const std::set<std::string> known = {
+      "arch", "n_layers", "d_model",    "n_heads",    "d_ff",        "ln_eps",    "pre_norm",
+      "gelu", "causal",   "image_size", "patch_size", "in_channels", "n_classes", "heads"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "model config: unknown field '", item.key(), "'");
   ModelConfig c;

@@ -11,9 +11,13 @@ ExitHeadImpl::ExitHeadImpl(int64_t d_model, int64_t n_classes, double ln_eps) {
   fc = register_module("fc", torch::nn::Linear(d_model, n_classes));
 }
 
-torch::Tensor ExitHeadImpl::forward(const torch::Tensor& z) { return fc(norm(z)); }
+torch::Tensor ExitHeadImpl::forward(const torch::Tensor& z) {
+  return fc(norm(z));
+}
 
-LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) { validate(config_); }
+LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) {
+  validate(config_);
+}
 
 void LayeredModel::register_heads() {
   const auto& b = config_.block;
@@ -36,7 +40,9 @@ std::vector<torch::Tensor> LayeredModel::forward_layers(const torch::Tensor& inp
   return hidden;
 }
 
-torch::Tensor LayeredModel::head(const torch::Tensor& z) { return classifier(final_norm(z)); }
+torch::Tensor LayeredModel::head(const torch::Tensor& z) {
+  return classifier(final_norm(z));
+}
 
 torch::Tensor LayeredModel::head_at(const torch::Tensor& z, int64_t layer) {
   LW_CHECK(layer >= 1 && layer <= n_layers(), "head_at: layer ", layer, " is outside 1..",

@@ -26,14 +26,14 @@ VitImpl::VitImpl(const ModelConfig& config) : LayeredModel(config) {
 
 torch::Tensor VitImpl::embed(const torch::Tensor& images) {
   const auto& c = config();
-  LW_CHECK(images.dim() == 4 && images.size(1) == c.in_channels &&
-               images.size(2) == c.image_size && images.size(3) == c.image_size,
+  LW_CHECK(images.dim() == 4 && images.size(1) == c.in_channels && images.size(2) == c.image_size &&
+               images.size(3) == c.image_size,
            "ViT expects images of shape (B, ", c.in_channels, ", ", c.image_size, ", ",
            c.image_size, "), got ", images.sizes());
   const int64_t batch = images.size(0);
-  const auto patches = patch_proj(images)      // (B, D, H/P, W/P)
-                           .flatten(2)         // (B, D, N_p)
-                           .transpose(1, 2);   // (B, N_p, D)
+  const auto patches = patch_proj(images)                            // (B, D, H/P, W/P)
+                           .flatten(2)                               // (B, D, N_p)
+                           .transpose(1, 2);                         // (B, N_p, D)
   const auto cls = cls_token.expand({batch, 1, cls_token.size(2)});  // (B, 1, D)
   return torch::cat({cls, patches}, 1) + pos_embed;                  // (B, 1 + N_p, D)
 }
@@ -43,6 +43,8 @@ torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h) {
   return blocks[layer - 1]->as<TransformerBlock>()->forward(h);
 }
 
-torch::Tensor VitImpl::pool(const torch::Tensor& h) { return h.select(1, 0); }  // (B, D)
+torch::Tensor VitImpl::pool(const torch::Tensor& h) {
+  return h.select(1, 0);
+}  // (B, D)
 
 }  // namespace layerwise::model

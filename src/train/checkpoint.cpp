@@ -15,7 +15,8 @@ std::map<std::string, std::string> step_metadata(int64_t step) {
 
 int64_t metadata_step(const SafetensorsFile& file, const std::string& path) {
   const auto it = file.metadata.find("step");
-  LW_CHECK(it != file.metadata.end(), path, ": no 'step' in the metadata (not a layerwise checkpoint)");
+  LW_CHECK(it != file.metadata.end(), path,
+           ": no 'step' in the metadata (not a layerwise checkpoint)");
   return std::stoll(it->second);
 }
 
@@ -35,7 +36,8 @@ TrainerState read_state(const std::string& run_dir) {
 void save_checkpoint(const std::string& run_dir, model::LayeredModel& model, const AdamW& optimizer,
                      const TrainerState& state) {
   model::save_weights(run_dir + "/model.safetensors", model, step_metadata(state.step));
-  write_safetensors(run_dir + "/optimizer.safetensors", optimizer.state(), step_metadata(state.step));
+  write_safetensors(run_dir + "/optimizer.safetensors", optimizer.state(),
+                    step_metadata(state.step));
   const nlohmann::json j = {{"step", state.step},
                             {"total_steps", state.total_steps},
                             {"seconds", state.seconds},

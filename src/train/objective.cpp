@@ -9,9 +9,12 @@ namespace layerwise::train {
 
 std::string to_string(Objective objective) {
   switch (objective) {
-    case Objective::standard: return "standard";
-    case Objective::aligned: return "aligned";
-    case Objective::multihead: return "multihead";
+    case Objective::standard:
+      return "standard";
+    case Objective::aligned:
+      return "aligned";
+    case Objective::multihead:
+      return "multihead";
   }
   return "?";
 }
@@ -64,8 +67,8 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
     const auto logits = model.head(model.pool(hidden.back()));  // (B, C)
     result.loss = torch::cross_entropy_loss(logits.to(torch::kFloat32), labels, {},
                                             at::Reduction::Mean, -100, label_smoothing);
-    result.layer_loss = torch::full({n_layers}, std::numeric_limits<double>::quiet_NaN(),
-                                    result.loss.options());
+    result.layer_loss =
+        torch::full({n_layers}, std::numeric_limits<double>::quiet_NaN(), result.loss.options());
     result.layer_loss[n_layers - 1] = result.loss.detach();
     result.last_logits = logits.detach();
     return result;
@@ -81,14 +84,14 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
     const auto logits = model.head(torch::stack(pooled)).to(torch::kFloat32);  // (L, B, C)
     const auto per_sample =
         torch::cross_entropy_loss(logits.flatten(0, 1), labels.repeat({n_layers}),  // (L B)
-                             {}, at::Reduction::None, -100, label_smoothing);
+                                  {}, at::Reduction::None, -100, label_smoothing);
     result.layer_loss = per_sample.view({n_layers, -1}).mean(1);  // (L)
     last_logits = logits[n_layers - 1];
   } else {
     for (int64_t l = 1; l <= n_layers; ++l) {
       const auto logits = model.head_at(model.pool(hidden[l]), l).to(torch::kFloat32);  // (B, C)
-      layer_loss.push_back(
-          torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Mean, -100, label_smoothing));
+      layer_loss.push_back(torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Mean, -100,
+                                                     label_smoothing));
       if (l == n_layers) last_logits = logits;
     }
     result.layer_loss = torch::stack(layer_loss);  // (L)

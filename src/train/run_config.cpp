@@ -11,8 +11,8 @@ namespace layerwise::train {
 void validate(const TrainConfig& c) {
   LW_CHECK(c.epochs >= 1, "--epochs must be >= 1, got ", c.epochs);
   LW_CHECK(c.batch_size >= 1, "--batch-size must be >= 1, got ", c.batch_size);
-  LW_CHECK(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, "--lr must be > 0 and --min-lr in [0, lr],",
-           " got lr ", c.lr, ", min_lr ", c.min_lr);
+  LW_CHECK(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr,
+           "--lr must be > 0 and --min-lr in [0, lr],", " got lr ", c.lr, ", min_lr ", c.min_lr);
   LW_CHECK(c.warmup_epochs >= 0, "--warmup-epochs must be >= 0, got ", c.warmup_epochs);
   LW_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got ", c.weight_decay);
   LW_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
@@ -22,9 +22,9 @@ void validate(const TrainConfig& c) {
            "--label-smoothing must be in [0, 1), got ", c.label_smoothing);
   LW_CHECK(c.augment == "shift_flip" || c.augment == "flip" || c.augment == "none", "--augment '",
            c.augment, "' is not known; use none, flip or shift_flip");
-  LW_CHECK(c.eval_every >= 0 && c.checkpoint_every >= 0 && c.log_every >= 1 &&
-               c.eval_batch_size >= 1,
-           "--eval-every and --checkpoint-every must be >= 0, --log-every >= 1");
+  LW_CHECK(
+      c.eval_every >= 0 && c.checkpoint_every >= 0 && c.log_every >= 1 && c.eval_batch_size >= 1,
+      "--eval-every and --checkpoint-every must be >= 0, --log-every >= 1");
 }
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -57,7 +57,8 @@ TrainConfig train_config_from_json(const nlohmann::json& j, TrainConfig c) {
   for (const auto& item : j.items())
     LW_CHECK(known.contains(item.key()), "train config: unknown field '", item.key(), "'");
   try {
-    if (j.contains("objective")) c.objective = parse_objective(j.at("objective").get<std::string>());
+    if (j.contains("objective"))
+      c.objective = parse_objective(j.at("objective").get<std::string>());
     c.layer_weighting = j.value("layer_weighting", c.layer_weighting);
     c.layer_weights = j.value("layer_weights", c.layer_weights);
     c.epochs = j.value("epochs", c.epochs);

@@ -1,8 +1,8 @@
 #include "layerwise/train/trainer.h"
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -88,15 +88,15 @@ class Trainer {
              " classes, the model ", config_.model.n_classes);
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
-    weights_ = torch::tensor(layer_weights(t.layer_weighting, config_.model.n_layers, t.layer_weights),
-                             torch::kFloat64)
-                   .to(device_, torch::kFloat32);
+    weights_ =
+        torch::tensor(layer_weights(t.layer_weighting, config_.model.n_layers, t.layer_weights),
+                      torch::kFloat64)
+            .to(device_, torch::kFloat32);
     steps_per_epoch_ = (train_x_.size(0) + t.batch_size - 1) / t.batch_size;
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
-    optimizer_ = std::make_unique<AdamW>(
-        named_parameters(*model_),
-        AdamWConfig{t.beta1, t.beta2, 1e-8, t.weight_decay});
+    optimizer_ = std::make_unique<AdamW>(named_parameters(*model_),
+                                         AdamWConfig{t.beta1, t.beta2, 1e-8, t.weight_decay});
     fill_ = (0.0 - config_.data.mean) / config_.data.std;
   }
 
@@ -112,10 +112,10 @@ class Trainer {
     const int64_t first_step = state_.step;
     TrainSummary summary;
     progress_.message(str_cat("training ", to_string(t.objective), " ", config_.model.n_layers,
-                              "-layer ", config_.model.arch, " (",
-                              model::count_parameters(*model_), " parameters) on ",
-                              train_x_.size(0), " samples, ", device_.str(), bf16_ ? " bf16" : "",
-                              ": ", state_.total_steps, " steps, from step ", state_.step));
+                              "-layer ", config_.model.arch, " (", model::count_parameters(*model_),
+                              " parameters) on ", train_x_.size(0), " samples, ", device_.str(),
+                              bf16_ ? " bf16" : "", ": ", state_.total_steps, " steps, from step ",
+                              state_.step));
     model_->train();
     std::vector<torch::Tensor> batches;
     data::AugmentPlan plan;
@@ -162,8 +162,8 @@ class Trainer {
       const bool epoch_end = state_.step % steps_per_epoch_ == 0;
       const bool stop = options_.stop_after_steps > 0 && state_.step >= options_.stop_after_steps;
       const bool last = state_.finished();
-      const bool validate_now = (t.eval_every > 0 ? state_.step % t.eval_every == 0 : epoch_end) ||
-                                last;
+      const bool validate_now =
+          (t.eval_every > 0 ? state_.step % t.eval_every == 0 : epoch_end) || last;
       const bool checkpoint_now =
           (t.checkpoint_every > 0 ? state_.step % t.checkpoint_every == 0 : epoch_end) || last ||
           stop;
@@ -185,9 +185,9 @@ class Trainer {
     summary.seconds = seconds_since(start);
     summary.samples_per_second =
         double((state_.step - first_step) * t.batch_size) / std::max(1e-9, summary.seconds);
-    progress_.message(str_cat(state_.finished() ? "finished" : "stopped", " at step ",
-                              state_.step, "/", state_.total_steps, " after ",
-                              format_duration(summary.seconds), "; checkpoint in ", run_dir_));
+    progress_.message(str_cat(state_.finished() ? "finished" : "stopped", " at step ", state_.step,
+                              "/", state_.total_steps, " after ", format_duration(summary.seconds),
+                              "; checkpoint in ", run_dir_));
     return summary;
   }
 
@@ -219,8 +219,8 @@ class Trainer {
       log.write(line);
     }
     const auto& p = pending.back();
-    const double remaining = double(state_.total_steps - p.step) * double(config_.train.batch_size) /
-                             std::max(1e-9, samples_per_second);
+    const double remaining = double(state_.total_steps - p.step) *
+                             double(config_.train.batch_size) / std::max(1e-9, samples_per_second);
     char line[200];
     std::snprintf(line, sizeof line,
                   "epoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f samples/s  "
@@ -241,7 +241,8 @@ class Trainer {
     eval.bf16 = bf16_;
     const auto heads = config_.train.objective == Objective::multihead ? analysis::HeadChoice::own
                                                                        : analysis::HeadChoice::last;
-    const auto p = analysis::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, eval);
+    const auto p =
+        analysis::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, eval);
     const auto accuracy = vector_to_json(analysis::layer_accuracy(p));
     log.write({{"step", state_.step},
                {"epoch", epoch},
@@ -250,8 +251,8 @@ class Trainer {
     std::ostringstream layers;
     for (const auto& a : accuracy)
       layers << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();
-    progress_.message(str_cat("step ", state_.step, " validation accuracy by layer (%):",
-                              layers.str()));
+    progress_.message(
+        str_cat("step ", state_.step, " validation accuracy by layer (%):", layers.str()));
     model_->train();
     return accuracy.get<std::vector<double>>();
   }

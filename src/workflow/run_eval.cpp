@@ -32,10 +32,9 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
     examples.labels = examples.labels.slice(0, 0, options.samples);
   }
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
-  const auto own = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
-                                            per_layer ? analysis::HeadChoice::own
-                                                      : analysis::HeadChoice::last,
-                                            options.eval);
+  const auto own = analysis::predict_layers(
+      *run.model, examples.inputs, examples.labels,
+      per_layer ? analysis::HeadChoice::own : analysis::HeadChoice::last, options.eval);
   auto result = analysis::layerwise_summary(own, options.tolerance);
   if (per_layer) {
     const auto last = analysis::predict_layers(*run.model, examples.inputs, examples.labels,

@@ -25,7 +25,8 @@ double median_seconds(const torch::Device& device, Body&& body) {
     body();
     compat::synchronize(device);
     if (i > 0)
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      times.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
   return times[1];
@@ -41,16 +42,18 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
                          : analysis::HeadChoice::last;
   const auto costs = exit::layer_costs(config.model);
   const auto test = data::load_split(config.data, options.split);
-  const auto p = analysis::predict_layers(*run.model, test.inputs, test.labels, heads, options.eval);
+  const auto p =
+      analysis::predict_layers(*run.model, test.inputs, test.labels, heads, options.eval);
 
-  nlohmann::json result = {{"run", run_dir},
-                           {"policy", exit::to_string(options.policy)},
-                           {"heads", heads == analysis::HeadChoice::own ? "own" : "last"},
-                           {"objective", train::to_string(config.train.objective)},
-                           {"split", options.split},
-                           {"n_layers", config.model.n_layers},
-                           {"full_accuracy", analysis::layer_accuracy(p)[config.model.n_layers - 1].item<double>()},
-                           {"version", version_string()}};
+  nlohmann::json result = {
+      {"run", run_dir},
+      {"policy", exit::to_string(options.policy)},
+      {"heads", heads == analysis::HeadChoice::own ? "own" : "last"},
+      {"objective", train::to_string(config.train.objective)},
+      {"split", options.split},
+      {"n_layers", config.model.n_layers},
+      {"full_accuracy", analysis::layer_accuracy(p)[config.model.n_layers - 1].item<double>()},
+      {"version", version_string()}};
   result["points"] = nlohmann::json::array();
   for (double t : exit::sweep_thresholds(options.policy, config.model.n_layers))
     result["points"].push_back(exit::to_json(exit::evaluate_policy({options.policy, t}, p, costs)));
@@ -60,26 +63,28 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
     const auto val = data::load_split(config.data, "val");
     LW_CHECK(val.labels.numel() > 0, run_dir, ": the run has no validation split to calibrate on; ",
              "pass --threshold");
-    const auto pv = analysis::predict_layers(*run.model, val.inputs, val.labels, heads, options.eval);
+    const auto pv =
+        analysis::predict_layers(*run.model, val.inputs, val.labels, heads, options.eval);
     threshold = exit::calibrate_threshold(options.policy, pv, options.max_drop);
-    result["calibration"] = {{"max_drop", options.max_drop},
-                             {"val", exit::to_json(exit::evaluate_policy({options.policy, threshold}, pv, costs))}};
+    result["calibration"] = {
+        {"max_drop", options.max_drop},
+        {"val", exit::to_json(exit::evaluate_policy({options.policy, threshold}, pv, costs))}};
   }
   const exit::ExitPolicy policy{options.policy, threshold};
   auto chosen = exit::to_json(exit::evaluate_policy(policy, p, costs));
 
   // Wall clock: the batch-dynamic runner at the chosen threshold against the full model.
-  const auto timed = test.inputs.slice(0, 0, std::min<int64_t>(options.time_samples, test.inputs.size(0)));
+  const auto timed =
+      test.inputs.slice(0, 0, std::min<int64_t>(options.time_samples, test.inputs.size(0)));
   chosen["timing"] = nlohmann::json::array();
   for (int64_t batch : options.time_batches) {
     auto eval = options.eval;
     eval.batch_size = batch;
-    const double early = median_seconds(eval.device, [&] {
-      exit::run_early_exit(*run.model, timed, policy, heads, eval);
-    });
+    const double early = median_seconds(
+        eval.device, [&] { exit::run_early_exit(*run.model, timed, policy, heads, eval); });
     const double full = median_seconds(eval.device, [&] {
-      exit::run_early_exit(*run.model, timed, {exit::PolicyKind::depth, double(config.model.n_layers)},
-                           heads, eval);
+      exit::run_early_exit(*run.model, timed,
+                           {exit::PolicyKind::depth, double(config.model.n_layers)}, heads, eval);
     });
     chosen["timing"].push_back({{"batch_size", batch},
                                 {"device", eval.device.str()},

@@ -21,7 +21,8 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
     examples.inputs = examples.inputs.slice(0, 0, options.samples);
     examples.labels = examples.labels.slice(0, 0, options.samples);
   }
-  const auto all = analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
+  const auto all =
+      analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
   analysis::Layers layers;
   analysis::SimilarityResults results;
   for (size_t l = options.include_embeddings ? 0 : 1; l < all.size(); ++l) {
@@ -57,7 +58,9 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
     for (size_t l = 0; l < layers.size(); ++l) tensors.emplace_back(results.layers_a[l], layers[l]);
     tensors.emplace_back("labels", examples.labels);
     write_safetensors(out + "/activations.safetensors", tensors,
-                      {{"run", run_dir}, {"split", options.split}, {"pool", options.pool},
+                      {{"run", run_dir},
+                       {"split", options.split},
+                       {"pool", options.pool},
                        {"version", version_string()}});
   }
   return results;

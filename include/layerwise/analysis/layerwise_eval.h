@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "layerwise/analysis/layers.h"
 #include "layerwise/model/layered_model.h"

@@ -39,10 +39,10 @@ inline void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
 }
 
-/// Scaled dot-product attention softmax(q k^T / sqrt(d_head) [+ causal mask]) v on (B, H, T, d_head)
-/// tensors: the fused kernel on 2.x, the textbook composition on 1.13.
-inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               bool causal) {
+/// Scaled dot-product attention softmax(q k^T / sqrt(d_head) [+ causal mask]) v on (B, H, T,
+/// d_head) tensors: the fused kernel on 2.x, the textbook composition on 1.13.
+inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, bool causal) {
 #if TORCH_VERSION_MAJOR >= 2
   return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
 #else
@@ -57,8 +57,8 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
 #endif
 }
 
-/// Turns bf16 autocast for CUDA on or off for the calling thread (matrix products in bf16, reductions
-/// and norms in float32). No effect on CPU tensors.
+/// Turns bf16 autocast for CUDA on or off for the calling thread (matrix products in bf16,
+/// reductions and norms in float32). No effect on CPU tensors.
 inline void set_cuda_bf16_autocast(bool enabled) {
 #if TORCH_VERSION_MAJOR >= 2
   at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);

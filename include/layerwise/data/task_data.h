@@ -6,19 +6,19 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 namespace layerwise::data {
 
 struct DataConfig {
   std::string dataset = "fashion-mnist";  // "fashion-mnist" or "idx" (any MNIST-format folder)
-  std::string dir;             // folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
-                               // empty: Debian's fashion-mnist folder (dataset fashion-mnist only)
-  double val_fraction = 0.1;   // share of the training file held out for validation
-  uint64_t split_seed = 0;     // seed of the train / validation split
-  int64_t train_limit = 0;     // > 0: train on the first train_limit training samples only
-  double mean = 0, std = 0;    // pixel normalization; 0, 0: measured on the training split
+  std::string dir;            // folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
+                              // empty: Debian's fashion-mnist folder (dataset fashion-mnist only)
+  double val_fraction = 0.1;  // share of the training file held out for validation
+  uint64_t split_seed = 0;    // seed of the train / validation split
+  int64_t train_limit = 0;    // > 0: train on the first train_limit training samples only
+  double mean = 0, std = 0;   // pixel normalization; 0, 0: measured on the training split
 };
 
 nlohmann::json to_json(const DataConfig& config);

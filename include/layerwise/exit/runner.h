@@ -1,6 +1,6 @@
 // Batch-dynamic early exit: after each block the classifier reads the samples still running, those
-// the policy lets go are retired, and the remaining rows continue as a smaller batch, so computation
-// really stops for exited samples at any batch size.
+// the policy lets go are retired, and the remaining rows continue as a smaller batch, so
+// computation really stops for exited samples at any batch size.
 #pragma once
 
 #include <torch/torch.h>

@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
@@ -28,10 +28,10 @@ torch::Tensor simulate_exit_layers(const ExitPolicy& policy, const analysis::Lay
 
 struct ExitPoint {
   double threshold = 0;
-  double accuracy = 0;         // of the prediction at each sample's exit layer
+  double accuracy = 0;  // of the prediction at each sample's exit layer
   double mean_exit_layer = 0;
-  double speedup_layers = 0;   // L / mean exit layer
-  double flops_ratio = 0;      // early-exit FLOPs / full-depth FLOPs, head reads included
+  double speedup_layers = 0;  // L / mean exit layer
+  double flops_ratio = 0;     // early-exit FLOPs / full-depth FLOPs, head reads included
 };
 
 ExitPoint evaluate_policy(const ExitPolicy& policy, const analysis::LayerPredictions& p,

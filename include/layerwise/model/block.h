@@ -2,8 +2,9 @@
 // residual connection, pre- or post-LayerNorm by configuration.
 //
 // Parameter names (stable, used in safetensors files and by the checkpoint rename tables):
-//   norm1.{weight,bias}  attn.qkv.{weight,bias} (3 d, d: rows q, then k, then v)  attn.proj.{weight,bias}
-//   norm2.{weight,bias}  mlp.fc1.{weight,bias} (d_ff, d)  mlp.fc2.{weight,bias} (d, d_ff)
+//   norm1.{weight,bias}  attn.qkv.{weight,bias} (3 d, d: rows q, then k, then v)
+//   attn.proj.{weight,bias} norm2.{weight,bias}  mlp.fc1.{weight,bias} (d_ff, d)
+//   mlp.fc2.{weight,bias} (d, d_ff)
 #pragma once
 
 #include <torch/torch.h>

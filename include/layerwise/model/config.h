@@ -15,13 +15,13 @@ namespace layerwise::model {
 
 /// One transformer block: attention then MLP, each with a residual connection.
 struct BlockConfig {
-  int64_t d_model = 192;     // width of the residual stream
-  int64_t n_heads = 3;       // attention heads; d_model must be a multiple
-  int64_t d_ff = 768;        // hidden width of the MLP
-  double ln_eps = 1e-6;      // LayerNorm epsilon (timm ViT 1e-6, BERT 1e-12, GPT-2 1e-5)
-  bool pre_norm = true;      // true: x + f(norm(x)) (ViT, GPT-2); false: norm(x + f(x)) (BERT)
+  int64_t d_model = 192;       // width of the residual stream
+  int64_t n_heads = 3;         // attention heads; d_model must be a multiple
+  int64_t d_ff = 768;          // hidden width of the MLP
+  double ln_eps = 1e-6;        // LayerNorm epsilon (timm ViT 1e-6, BERT 1e-12, GPT-2 1e-5)
+  bool pre_norm = true;        // true: x + f(norm(x)) (ViT, GPT-2); false: norm(x + f(x)) (BERT)
   std::string gelu = "exact";  // "exact" (erf) or "tanh" (GPT-2's approximation)
-  bool causal = false;       // decoder: each position attends to itself and earlier ones only
+  bool causal = false;         // decoder: each position attends to itself and earlier ones only
 };
 
 /// Which classifiers the model carries.
@@ -35,8 +35,8 @@ struct ModelConfig {
   std::string arch = "vit";  // model family; "vit" here, text models follow
   int64_t n_layers = 6;      // transformer blocks L
   BlockConfig block;
-  int64_t image_size = 28;   // input height = width
-  int64_t patch_size = 4;    // patch height = width; divides image_size
+  int64_t image_size = 28;  // input height = width
+  int64_t patch_size = 4;   // patch height = width; divides image_size
   int64_t in_channels = 1;
   int64_t n_classes = 10;
   HeadMode heads = HeadMode::shared;

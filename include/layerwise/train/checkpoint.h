@@ -1,7 +1,7 @@
-// A run directory's checkpoint: model.safetensors (the weights, stable names), optimizer.safetensors
-// (AdamW moments) and trainer_state.json (steps done). Each file is written atomically; the three
-// record the same step, which loading checks, so a checkpoint interrupted between files is refused
-// rather than silently mixed.
+// A run directory's checkpoint: model.safetensors (the weights, stable names),
+// optimizer.safetensors (AdamW moments) and trainer_state.json (steps done). Each file is written
+// atomically; the three record the same step, which loading checks, so a checkpoint interrupted
+// between files is refused rather than silently mixed.
 #pragma once
 
 #include <string>

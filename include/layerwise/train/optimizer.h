@@ -1,7 +1,8 @@
 // AdamW (Loshchilov & Hutter 2019) with decoupled weight decay, gradient-norm clipping and the
 // warm-up + cosine learning-rate schedule. Written out rather than taken from torch::optim so that
 // its state is a list of named tensors (checkpointed in safetensors) and so that no step waits on
-// the host: the learning rate and bias corrections are host numbers, the clip scale a device tensor.
+// the host: the learning rate and bias corrections are host numbers, the clip scale a device
+// tensor.
 #pragma once
 
 #include <string>

@@ -25,13 +25,13 @@ struct TrainConfig {
   double warmup_epochs = 1.0;  // linear warm-up length (may be fractional)
   double weight_decay = 0.05;  // AdamW, matrices only
   double beta1 = 0.9, beta2 = 0.999;
-  double clip_norm = 1.0;      // max global gradient norm; 0: no clipping
-  double label_smoothing = 0;  // cross-entropy against (1 - e) one-hot + e uniform
+  double clip_norm = 1.0;        // max global gradient norm; 0: no clipping
+  double label_smoothing = 0;    // cross-entropy against (1 - e) one-hot + e uniform
   std::string augment = "flip";  // none | flip (horizontal, p = 1/2) | shift_flip (also +-2 px)
-  uint64_t seed = 0;           // model initialization, batch order, augmentation
-  int64_t eval_every = 0;      // validate every this many steps; 0: at the end of each epoch
+  uint64_t seed = 0;             // model initialization, batch order, augmentation
+  int64_t eval_every = 0;        // validate every this many steps; 0: at the end of each epoch
   int64_t checkpoint_every = 0;  // checkpoint every this many steps; 0: at the end of each epoch
-  int64_t log_every = 10;      // steps between metric flushes (one device sync each)
+  int64_t log_every = 10;        // steps between metric flushes (one device sync each)
   int64_t eval_batch_size = 512;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool bf16 = true;            // bf16 autocast on CUDA (ignored on CPU)

@@ -13,14 +13,14 @@ struct DemoOptions {
   std::string out = "demo_out";  // one run folder per objective, plus summary.txt / summary.json
   std::string preset = "small";  // model size (see vit_preset)
   int64_t epochs = 2;
-  int64_t batch_size = 256;      // larger batches halve the per-step overhead on CPU
+  int64_t batch_size = 256;  // larger batches halve the per-step overhead on CPU
   double lr = 2e-3;
   std::string augment = "none";  // a run of a few epochs learns faster without augmentation
   int64_t train_limit = 0;       // > 0: train on this many samples only
   int64_t similarity_samples = 2000;
-  bool multihead = false;        // also train the multi-head baseline
+  bool multihead = false;  // also train the multi-head baseline
   std::string device = "cpu";
-  std::string data_dir;          // Fashion-MNIST folder; empty: Debian's
+  std::string data_dir;  // Fashion-MNIST folder; empty: Debian's
   uint64_t seed = 0;
   bool quiet = false;
 };

@@ -14,11 +14,12 @@ namespace layerwise::workflow {
 
 struct RunExitOptions {
   exit::PolicyKind policy = exit::PolicyKind::confidence;
-  double threshold = -1;        // >= 0: use this threshold; < 0: calibrate on the validation split
-  double max_drop = 0.005;      // calibration target: accuracy drop allowed (0.005 = half a point)
-  std::string split = "test";   // where the points are reported
-  bool last_head = false;       // multi-head runs: read every layer with the last head instead
-  std::vector<int64_t> time_batches = {};  // batch sizes at which to time the runner (none: untimed)
+  double threshold = -1;       // >= 0: use this threshold; < 0: calibrate on the validation split
+  double max_drop = 0.005;     // calibration target: accuracy drop allowed (0.005 = half a point)
+  std::string split = "test";  // where the points are reported
+  bool last_head = false;      // multi-head runs: read every layer with the last head instead
+  std::vector<int64_t> time_batches =
+      {};                       // batch sizes at which to time the runner (none: untimed)
   int64_t time_samples = 2048;  // samples timed per batch size
   std::string out;              // exit.json path; empty: RUN/exit.json
   analysis::EvalOptions eval;

@@ -13,20 +13,20 @@ namespace layerwise::workflow {
 
 struct RunSimilarityOptions {
   std::vector<std::string> metrics = {"cos", "cka_linear"};
-  int64_t samples = 2000;       // the first N samples of the split (0: all)
-  std::string pool = "cls";     // cls | mean | last: which token(s) represent a sample
-  std::string split = "test";   // test | val | train
-  std::string out;              // folder; empty: the run folder
-  bool save_activations = false;  // also write OUT/activations.safetensors (the layers compared)
+  int64_t samples = 2000;           // the first N samples of the split (0: all)
+  std::string pool = "cls";         // cls | mean | last: which token(s) represent a sample
+  std::string split = "test";       // test | val | train
+  std::string out;                  // folder; empty: the run folder
+  bool save_activations = false;    // also write OUT/activations.safetensors (the layers compared)
   bool include_embeddings = false;  // also compare layer.0, the embedding output (with pool cls
                                     // it is the same for every image, so CKA is undefined)
   analysis::SimilarityOptions similarity;
-  analysis::EvalOptions eval;   // batch size, device, bf16 for the forward passes
+  analysis::EvalOptions eval;  // batch size, device, bf16 for the forward passes
   bool quiet = false;
 };
 
-/// Extracts layers 1..L (with include_embeddings also layer.0, the embedding output) and writes similarity.json, CSV and SVG
-/// files; returns what was computed.
+/// Extracts layers 1..L (with include_embeddings also layer.0, the embedding output) and writes
+/// similarity.json, CSV and SVG files; returns what was computed.
 analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                            const RunSimilarityOptions& options);
 
