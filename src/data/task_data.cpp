@@ -83,20 +83,23 @@ TaskData load_task(DataConfig& c) {
   return task;
 }
 
-Examples load_split(const DataConfig& c, const std::string& split) {
+Examples load_split(const DataConfig& c, const std::string& split, int64_t max_samples) {
   check_split_config(c);
   LW_CHECK(c.std > 0, "data config: std must be > 0 (it is measured when training starts)");
-  if (split == "test") {
-    const auto file = read_file_split(c, "test");
-    return take(file, torch::arange(file.size(), torch::kInt64), c);
-  }
-  LW_CHECK(split == "train" || split == "val", "--split '", split,
+  LW_CHECK(max_samples >= 0, "--samples must be >= 0, got ", max_samples);
+  LW_CHECK(split == "test" || split == "train" || split == "val", "--split '", split,
            "' is not known; use test, val or train");
-  const auto file = read_file_split(c, "train");
-  const auto parts = split_train_val(file.size(), c.val_fraction, c.split_seed);
-  auto index = split == "val" ? parts.val_index : parts.train_index;
-  if (split == "train" && c.train_limit > 0 && c.train_limit < index.numel())
-    index = index.slice(0, 0, c.train_limit);
+  const auto file = read_file_split(c, split == "test" ? "test" : "train");
+  torch::Tensor index;
+  if (split == "test") {
+    index = torch::arange(file.size(), torch::kInt64);
+  } else {
+    const auto parts = split_train_val(file.size(), c.val_fraction, c.split_seed);
+    index = split == "val" ? parts.val_index : parts.train_index;
+    if (split == "train" && c.train_limit > 0 && c.train_limit < index.numel())
+      index = index.slice(0, 0, c.train_limit);
+  }
+  if (max_samples > 0 && max_samples < index.numel()) index = index.slice(0, 0, max_samples);
   return take(file, index, c);
 }
 

@@ -20,7 +20,9 @@ int64_t metadata_step(const SafetensorsFile& file, const std::string& path) {
   return std::stoll(it->second);
 }
 
-TrainerState read_state(const std::string& run_dir) {
+}  // namespace
+
+TrainerState read_trainer_state(const std::string& run_dir) {
   const std::string path = run_dir + "/trainer_state.json";
   try {
     const auto j = nlohmann::json::parse(read_file(path));
@@ -30,8 +32,6 @@ TrainerState read_state(const std::string& run_dir) {
     throw Error(str_cat(path, ": not a trainer state (", e.what(), ")"));
   }
 }
-
-}  // namespace
 
 void save_checkpoint(const std::string& run_dir, model::LayeredModel& model, const AdamW& optimizer,
                      const TrainerState& state) {
@@ -47,7 +47,7 @@ void save_checkpoint(const std::string& run_dir, model::LayeredModel& model, con
 
 TrainerState load_checkpoint(const std::string& run_dir, model::LayeredModel& model,
                              AdamW& optimizer) {
-  const auto state = read_state(run_dir);
+  const auto state = read_trainer_state(run_dir);
   const std::string model_path = run_dir + "/model.safetensors";
   const std::string optimizer_path = run_dir + "/optimizer.safetensors";
   const auto weights = read_safetensors(model_path);
@@ -68,7 +68,7 @@ LoadedRun load_run(const std::string& run_dir, const torch::Device& device) {
   const std::string path = run_dir + "/model.safetensors";
   const auto weights = read_safetensors(path);
   model::load_weights(weights.tensors, *run.model, path);
-  run.state = read_state(run_dir);
+  run.state = read_trainer_state(run_dir);
   run.model->to(device);
   run.model->eval();
   return run;

@@ -45,7 +45,7 @@ struct PendingStep {
 // metrics.jsonl, appended one line at a time; on resume, lines past the checkpoint are dropped.
 class MetricsLog {
  public:
-  MetricsLog(const std::string& path, int64_t keep_up_to_step) : path_(path) {
+  MetricsLog(const std::string& path, int64_t keep_up_to_step) {
     std::string kept;
     if (keep_up_to_step > 0 && file_exists(path)) {
       std::istringstream lines(read_file(path));
@@ -65,7 +65,6 @@ class MetricsLog {
   }
 
  private:
-  std::string path_;
   std::ofstream out_;
 };
 

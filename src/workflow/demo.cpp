@@ -17,9 +17,8 @@ namespace layerwise::workflow {
 namespace {
 
 bool run_finished(const std::string& run_dir) {
-  if (!file_exists(run_dir + "/trainer_state.json")) return false;
-  const auto state = nlohmann::json::parse(read_file(run_dir + "/trainer_state.json"));
-  return state.value("finished", false);
+  return file_exists(run_dir + "/trainer_state.json") &&
+         train::read_trainer_state(run_dir).finished();
 }
 
 // Trains the run, resumes it if interrupted, or leaves it if finished.

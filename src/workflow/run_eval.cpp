@@ -24,13 +24,8 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   const auto start = std::chrono::steady_clock::now();
   LW_CHECK(options.tolerance >= 0 && options.tolerance < 1, "--tolerance must be in [0, 1), got ",
            options.tolerance);
-  LW_CHECK(options.samples >= 0, "--samples must be >= 0, got ", options.samples);
   const auto run = train::load_run(run_dir, options.eval.device);
-  auto examples = data::load_split(run.config.data, options.split);
-  if (options.samples > 0 && options.samples < examples.labels.numel()) {
-    examples.inputs = examples.inputs.slice(0, 0, options.samples);
-    examples.labels = examples.labels.slice(0, 0, options.samples);
-  }
+  const auto examples = data::load_split(run.config.data, options.split, options.samples);
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
   const auto own = analysis::predict_layers(
       *run.model, examples.inputs, examples.labels,

@@ -14,13 +14,8 @@ namespace layerwise::workflow {
 
 analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                            const RunSimilarityOptions& options) {
-  LW_CHECK(options.samples >= 0, "--samples must be >= 0, got ", options.samples);
   const auto run = train::load_run(run_dir, options.eval.device);
-  auto examples = data::load_split(run.config.data, options.split);
-  if (options.samples > 0 && options.samples < examples.labels.numel()) {
-    examples.inputs = examples.inputs.slice(0, 0, options.samples);
-    examples.labels = examples.labels.slice(0, 0, options.samples);
-  }
+  const auto examples = data::load_split(run.config.data, options.split, options.samples);
   const auto all =
       analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
   analysis::Layers layers;

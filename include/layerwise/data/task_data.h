@@ -41,7 +41,8 @@ struct TaskData {
 TaskData load_task(DataConfig& config);
 
 /// One split ("train", "val" or "test") normalized with the config's mean and std (which must be
-/// set), with the same train / validation split as load_task.
-Examples load_split(const DataConfig& config, const std::string& split);
+/// set), with the same train / validation split as load_task; max_samples > 0 keeps the first
+/// max_samples only.
+Examples load_split(const DataConfig& config, const std::string& split, int64_t max_samples = 0);
 
 }  // namespace layerwise::data

@@ -21,6 +21,9 @@ struct TrainerState {
   bool finished() const { return step >= total_steps; }
 };
 
+/// RUN/trainer_state.json; throws layerwise::Error naming the file if missing or malformed.
+TrainerState read_trainer_state(const std::string& run_dir);
+
 void save_checkpoint(const std::string& run_dir, model::LayeredModel& model, const AdamW& optimizer,
                      const TrainerState& state);
 
