@@ -17,6 +17,7 @@ struct TrainFlags {
   std::string out, resume, config_file, preset = "small", objective = "aligned";
   std::string layer_weights = "linear";
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, patch_size = 0;
+  double dropout = 0;
   train::TrainConfig train;
   data::DataConfig data;
   std::string device = "cpu";
@@ -57,6 +58,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--heads", f.heads, "override: attention heads")->check(CLI::Range(1, 1024));
   cmd->add_option("--d-ff", f.d_ff, "override: MLP width")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--patch-size", f.patch_size, "override: patch size")->check(CLI::Range(1, 1024));
+  cmd->add_option("--dropout", f.dropout, "override: residual dropout while training, in [0, 1)")
+      ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--objective", f.objective, "standard, aligned or multihead")
       ->capture_default_str();
   cmd->add_option("--layer-weights", f.layer_weights, "linear, uniform or w_1,...,w_L")
@@ -138,6 +141,7 @@ train::RunConfig build_config(const TrainFlags& f) {
   if (f.given("--heads")) c.model.block.n_heads = f.heads;
   if (f.given("--d-ff")) c.model.block.d_ff = f.d_ff;
   if (f.given("--patch-size")) c.model.patch_size = f.patch_size;
+  if (f.given("--dropout")) c.model.block.dropout = f.dropout;
   if (f.given("--objective")) c.train.objective = train::parse_objective(f.objective);
   if (f.given("--layer-weights")) {
     const bool named = f.layer_weights == "linear" || f.layer_weights == "uniform";

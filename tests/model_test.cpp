@@ -203,6 +203,26 @@ TEST(Block, PreAndPostNormMatchTheirFormulas) {
   }
 }
 
+TEST(Block, DropoutActsOnlyWhileTraining) {
+  torch::manual_seed(6);
+  lm::BlockConfig config;
+  config.d_model = 8;
+  config.n_heads = 2;
+  config.d_ff = 16;
+  lm::TransformerBlock plain(config);
+  config.dropout = 0.5;
+  lm::TransformerBlock dropped(config);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < plain->parameters().size(); ++i)
+    dropped->parameters()[i].copy_(plain->parameters()[i]);
+  const auto x = torch::randn({3, 4, 8});
+  dropped->eval();
+  EXPECT_LT(max_diff(dropped(x), plain(x)), 1e-6);  // eval: the same function
+  dropped->train();
+  EXPECT_GT(max_diff(dropped(x), plain(x)), 1e-3);  // training: branches are dropped
+  EXPECT_GT(max_diff(dropped(x), dropped(x)), 1e-3);  // and differently each call
+}
+
 TEST(Vit, PatchEmbeddingMatchesManualPatches) {
   torch::manual_seed(6);
   auto model = lm::make_model(tiny_config());
@@ -274,6 +294,7 @@ TEST(ModelConfig, JsonRoundTripAndErrors) {
   auto config = lm::vit_preset("medium");
   config.heads = lm::HeadMode::per_layer;
   config.block.gelu = "tanh";
+  config.block.dropout = 0.1;
   const auto back = lm::model_config_from_json(lm::to_json(config));
   EXPECT_EQ(lm::to_json(back), lm::to_json(config));
   auto j = lm::to_json(config);
@@ -284,6 +305,9 @@ TEST(ModelConfig, JsonRoundTripAndErrors) {
   j["n_heads"] = 5;
   EXPECT_TRUE(
       contains(error_message([&] { lm::model_config_from_json(j); }), "multiple of n_heads"));
+  j = lm::to_json(config);
+  j["dropout"] = 1.0;
+  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "dropout"));
   j = lm::to_json(config);
   j["patch_size"] = 5;
   EXPECT_TRUE(

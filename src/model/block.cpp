@@ -34,7 +34,8 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   return fc2(torch::gelu(fc1(x), gelu_ == "tanh" ? "tanh" : "none"));  // (B, T, D)
 }
 
-TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config) : pre_norm_(config.pre_norm) {
+TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config)
+    : pre_norm_(config.pre_norm), dropout_(config.dropout) {
   norm1 = register_module("norm1", make_layer_norm(config.d_model, config.ln_eps));
   attn = register_module("attn", SelfAttention(config));
   norm2 = register_module("norm2", make_layer_norm(config.d_model, config.ln_eps));
@@ -42,12 +43,16 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config) : pre_norm
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
+  // Residual dropout (a no-op at p = 0 and in eval mode) on each branch before it joins the stream.
+  auto drop = [this](const torch::Tensor& t) {
+    return dropout_ > 0 && is_training() ? torch::dropout(t, dropout_, true) : t;
+  };
   if (pre_norm_) {
-    const auto h = x + attn(norm1(x));  // (B, T, D)
-    return h + mlp(norm2(h));
+    const auto h = x + drop(attn(norm1(x)));  // (B, T, D)
+    return h + drop(mlp(norm2(h)));
   }
-  const auto h = norm1(x + attn(x));  // (B, T, D)
-  return norm2(h + mlp(h));
+  const auto h = norm1(x + drop(attn(x)));  // (B, T, D)
+  return norm2(h + drop(mlp(h)));
 }
 
 void truncated_normal_(torch::Tensor weight, double std) {

@@ -13,6 +13,7 @@ void validate(const ModelConfig& c) {
   LW_CHECK(b.d_model >= 1 && b.n_heads >= 1 && b.d_model % b.n_heads == 0, "model d_model (",
            b.d_model, ") must be a positive multiple of n_heads (", b.n_heads, ")");
   LW_CHECK(b.d_ff >= 1, "model d_ff must be >= 1, got ", b.d_ff);
+  LW_CHECK(b.dropout >= 0 && b.dropout < 1, "model dropout must be in [0, 1), got ", b.dropout);
   LW_CHECK(b.ln_eps > 0, "model ln_eps must be > 0, got ", b.ln_eps);
   LW_CHECK(b.gelu == "exact" || b.gelu == "tanh", "model gelu '", b.gelu,
            "' is not known; use exact or tanh");
@@ -69,6 +70,7 @@ nlohmann::json to_json(const ModelConfig& c) {
           {"pre_norm", b.pre_norm},
           {"gelu", b.gelu},
           {"causal", b.causal},
+          {"dropout", b.dropout},
           {"image_size", c.image_size},
           {"patch_size", c.patch_size},
           {"in_channels", c.in_channels},
@@ -80,7 +82,7 @@ ModelConfig model_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "model config must be a JSON object");
   const std::set<std::string> known = {
       "arch", "n_layers", "d_model",    "n_heads",    "d_ff",        "ln_eps",    "pre_norm",
-      "gelu", "causal",   "image_size", "patch_size", "in_channels", "n_classes", "heads"};
+      "gelu", "causal",   "dropout", "image_size", "patch_size", "in_channels", "n_classes", "heads"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "model config: unknown field '", item.key(), "'");
   ModelConfig c;
@@ -95,6 +97,7 @@ ModelConfig model_config_from_json(const nlohmann::json& j) {
     b.pre_norm = j.value("pre_norm", b.pre_norm);
     b.gelu = j.value("gelu", b.gelu);
     b.causal = j.value("causal", b.causal);
+    b.dropout = j.value("dropout", b.dropout);
     c.image_size = j.value("image_size", c.image_size);
     c.patch_size = j.value("patch_size", c.patch_size);
     c.in_channels = j.value("in_channels", c.in_channels);

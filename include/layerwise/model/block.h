@@ -49,6 +49,7 @@ class TransformerBlockImpl : public torch::nn::Module {
 
  private:
   bool pre_norm_;
+  double dropout_;
 };
 TORCH_MODULE(TransformerBlock);
 

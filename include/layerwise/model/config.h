@@ -22,6 +22,7 @@ struct BlockConfig {
   bool pre_norm = true;        // true: x + f(norm(x)) (ViT, GPT-2); false: norm(x + f(x)) (BERT)
   std::string gelu = "exact";  // "exact" (erf) or "tanh" (GPT-2's approximation)
   bool causal = false;         // decoder: each position attends to itself and earlier ones only
+  double dropout = 0.0;        // residual dropout on the attention and MLP outputs while training
 };
 
 /// Which classifiers the model carries.
