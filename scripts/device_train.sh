@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On the GPU machine: builds layerwise against PyTorch's LibTorch (as scripts/device_bench.sh), then
 # trains standard, aligned and multi-head ViTs on Fashion-MNIST with the same budget, side by side on
-# the one GPU, evaluates each layer by layer on the test set and computes COS / CKA matrices.
-# The small result files (config, metrics, eval, similarity) go to $OUT/results.tgz, one folder per
+# the one GPU, evaluates each layer by layer on the test set, computes COS / CKA matrices and
+# measures early exit (confidence policy, calibrated on validation, timed at batch 1, 32 and 256).
+# The small result files (config, metrics, eval, similarity, exit) go to $OUT/results.tgz, one folder per
 # objective.
 #
 #   PRESET=medium EPOCHS=15 AUGMENTS="none flip" EXTRA="--batch-size 256" scripts/device_train.sh
@@ -52,8 +53,9 @@ for name in $names; do
   $lw eval "$runs/$name" --device cuda -q
   $lw similarity "$runs/$name" --device cuda --samples 5000 \
     --metrics cos,cka_linear,cka_debiased -q
+  $lw exit "$runs/$name" --device cuda --policy confidence --time-batches 1,32,256 -q
   mkdir -p "$runs/results/$name"
-  cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json} \
+  cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json,exit.json} \
     "$runs/$name"/*.csv "$runs/$name"/*.svg "$runs/results/$name/"
   python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(sys.argv[2], 'final', round(100*e['final_accuracy'],2), 'by layer', [round(100*a,1) for a in e['accuracy']], 'depth', e['minimal_depth'])" \
     "$runs/$name/eval.json" "$name"
