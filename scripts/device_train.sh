@@ -40,10 +40,14 @@ rm -rf "$runs"
 mkdir -p "$runs"
 echo "== training $objectives with augmentation $augments: $preset, $epochs epochs"
 names=""
+gpus=$(nvidia-smi -L | wc -l)  # runs go round-robin over the GPUs of the machine
+i=0
 for augment in $augments; do for objective in $objectives; do names="$names $objective-$augment"; done; done
 for augment in $augments; do for objective in $objectives; do
   objective_run="$objective-$augment"
-  timeout "${TRAIN_TIMEOUT:-3000}" $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" --device cuda \
+  device="cuda:$((i % gpus))"
+  i=$((i + 1))
+  timeout "${TRAIN_TIMEOUT:-3000}" $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" --device "$device" \
     --augment "$augment" --data-dir "$data" $extra --out "$runs/$objective_run" \
     >"$out/train_$objective_run.log" 2>&1 &
 done; done
