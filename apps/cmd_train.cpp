@@ -18,6 +18,8 @@ struct TrainFlags {
   std::string layer_weights = "linear";
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, patch_size = 0;
   double dropout = 0;
+  std::string pool;
+  bool tie_embeddings = false, keep_headers = false;
   train::TrainConfig train;
   data::DataConfig data;
   std::string device = "cpu";
@@ -28,7 +30,8 @@ struct TrainFlags {
 };
 
 void add_options(CLI::App& app, TrainFlags& f) {
-  auto* cmd = app.add_subcommand("train", "Train a ViT: standard, aligned or multi-head");
+  auto* cmd = app.add_subcommand(
+      "train", "Train a ViT, text encoder or text decoder: standard, aligned or multi-head");
   f.cmd = cmd;
   cmd->footer(
       "Objectives (Jiang, Zhou, Zhu, ICLR 2025):\n"
@@ -38,6 +41,11 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "  multihead  the same weighted sum with a separate classifier per layer (multi-exit "
       "baseline)\n"
       "Layer weights: linear w_l = 2l / (L(L+1)) (the paper's), uniform, or a list 0.1,0.2,...\n\n"
+      "Models: ViT presets tiny, small, medium, base read images (fashion-mnist, idx);\n"
+      "encoder-* presets classify text, decoder-* presets learn next-token prediction (dataset\n"
+      "spam-assassin by default, or --dataset jsonl / text with --data-dir FILE). Text runs\n"
+      "train their tokenizer on the training split (--tokenizer bpe) and save it as\n"
+      "OUT/tokenizer.json.\n\n"
       "Writes OUT/config.json, model.safetensors, optimizer.safetensors, trainer_state.json and\n"
       "metrics.jsonl (one JSON line per step and per validation). Interrupted runs continue with\n"
       "--resume OUT. A --config JSON file may hold {\"model\": {...} or \"preset name\",\n"
@@ -45,19 +53,25 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "Examples:\n"
       "  layerwise train --objective aligned --epochs 3 --out runs/aligned\n"
       "  layerwise train --preset medium --epochs 30 --device cuda --out runs/medium-aligned\n"
+      "  layerwise train --preset encoder-small --objective aligned --epochs 5 --out runs/spam\n"
+      "  layerwise train --preset decoder-small --dataset text --data-dir book.txt --out runs/lm\n"
       "  layerwise train --resume runs/aligned");
   cmd->add_option("--out,-o", f.out, "run folder to create");
   cmd->add_option("--resume", f.resume, "continue the run in this folder from its checkpoint")
       ->excludes(cmd->get_option("--out"));
   cmd->add_option("--config", f.config_file, "JSON file with model / train / data settings")
       ->check(CLI::ExistingFile);
-  const std::string presets = "tiny, small, medium or base";
+  const std::string presets =
+      "ViT tiny, small, medium, base; encoder-{tiny,small,base}; decoder-{tiny,small,base}";
   cmd->add_option("--preset", f.preset, "model size: " + presets)->capture_default_str();
   cmd->add_option("--layers", f.layers, "override: number of blocks L")->check(CLI::Range(1, 1000));
   cmd->add_option("--d-model", f.d_model, "override: width")->check(CLI::Range(1, 65536));
   cmd->add_option("--heads", f.heads, "override: attention heads")->check(CLI::Range(1, 1024));
   cmd->add_option("--d-ff", f.d_ff, "override: MLP width")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--patch-size", f.patch_size, "override: patch size")->check(CLI::Range(1, 1024));
+  cmd->add_option("--pool", f.pool, "text encoders: cls (the <cls> token) or mean");
+  cmd->add_flag("--tie-embeddings", f.tie_embeddings,
+                "text decoders: the output projection is the token embedding");
   cmd->add_option("--dropout", f.dropout, "override: residual dropout while training, in [0, 1)")
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--objective", f.objective, "standard, aligned or multihead")
@@ -86,12 +100,30 @@ void add_options(CLI::App& app, TrainFlags& f) {
                   "checkpoint every N steps (0: each epoch)")
       ->capture_default_str();
   cmd->add_option("--log-every", t.log_every, "steps per metrics flush")->capture_default_str();
-  cmd->add_option("--dataset", f.data.dataset, "fashion-mnist or idx (an MNIST-format folder)")
+  cmd->add_option("--dataset", f.data.dataset,
+                  "images: fashion-mnist, idx (an MNIST-format folder); text: spam-assassin, jsonl "
+                  "({\"text\", \"label\"} per line), text (documents split by blank lines)")
       ->capture_default_str();
-  cmd->add_option("--data-dir", f.data.dir, "folder of the IDX files (default: Debian's)");
+  cmd->add_option("--data-dir", f.data.dir,
+                  "idx: folder of the IDX files; jsonl, text: the file; fashion-mnist, "
+                  "spam-assassin: default = the installed copy");
+  cmd->add_option("--labels", f.data.labels,
+                  "spam-assassin: binary (ham / spam) or groups (easy ham, hard ham, spam)")
+      ->capture_default_str();
+  cmd->add_flag("--keep-headers", f.keep_headers, "spam-assassin: keep the mail headers");
+  cmd->add_option("--tokenizer", f.data.tokenizer, "text: bpe (trained on the training split) or byte")
+      ->capture_default_str();
+  cmd->add_option("--vocab-size", f.data.vocab_size, "bpe: vocabulary size incl. 260 bytes+specials")
+      ->capture_default_str();
+  cmd->add_option("--max-len", f.data.max_len, "text: tokens per sequence (default: the preset's)")
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--test-fraction", f.data.test_fraction, "text: share held out for test")
+      ->capture_default_str();
   cmd->add_option("--val-fraction", f.data.val_fraction, "share of training data for validation")
       ->capture_default_str();
   cmd->add_option("--train-limit", f.data.train_limit, "train on the first N samples only (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--val-limit", f.data.val_limit, "validate on the first N samples only (0: all)")
       ->capture_default_str();
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--no-bf16", f.no_bf16, "CUDA: train in float32 instead of bf16 autocast");
@@ -117,7 +149,7 @@ std::vector<double> parse_numbers(const std::string& list) {
 
 train::RunConfig build_config(const TrainFlags& f) {
   train::RunConfig c;
-  c.model = model::vit_preset(f.preset);
+  c.model = model::model_preset(f.preset);
   if (!f.config_file.empty()) {
     nlohmann::json j;
     try {
@@ -127,7 +159,7 @@ train::RunConfig build_config(const TrainFlags& f) {
     }
     try {
       if (j.contains("model"))
-        c.model = j["model"].is_string() ? model::vit_preset(j["model"].get<std::string>())
+        c.model = j["model"].is_string() ? model::model_preset(j["model"].get<std::string>())
                                          : model::model_config_from_json(j["model"]);
       if (j.contains("train")) c.train = train::train_config_from_json(j["train"]);
       if (j.contains("data")) c.data = data::data_config_from_json(j["data"]);
@@ -135,13 +167,15 @@ train::RunConfig build_config(const TrainFlags& f) {
       throw Error(str_cat(f.config_file, ": ", e.what()));
     }
   }
-  if (f.given("--preset")) c.model = model::vit_preset(f.preset);
+  if (f.given("--preset")) c.model = model::model_preset(f.preset);
   if (f.given("--layers")) c.model.n_layers = f.layers;
   if (f.given("--d-model")) c.model.block.d_model = f.d_model;
   if (f.given("--heads")) c.model.block.n_heads = f.heads;
   if (f.given("--d-ff")) c.model.block.d_ff = f.d_ff;
   if (f.given("--patch-size")) c.model.patch_size = f.patch_size;
   if (f.given("--dropout")) c.model.block.dropout = f.dropout;
+  if (f.given("--pool")) c.model.pool = f.pool;
+  if (f.tie_embeddings) c.model.tie_embeddings = true;
   if (f.given("--objective")) c.train.objective = train::parse_objective(f.objective);
   if (f.given("--layer-weights")) {
     const bool named = f.layer_weights == "linear" || f.layer_weights == "uniform";
@@ -169,6 +203,19 @@ train::RunConfig build_config(const TrainFlags& f) {
   if (f.given("--data-dir")) c.data.dir = f.data.dir;
   if (f.given("--val-fraction")) c.data.val_fraction = f.data.val_fraction;
   if (f.given("--train-limit")) c.data.train_limit = f.data.train_limit;
+  if (f.given("--val-limit")) c.data.val_limit = f.data.val_limit;
+  if (f.given("--labels")) c.data.labels = f.data.labels;
+  if (f.keep_headers) c.data.strip_headers = false;
+  if (f.given("--tokenizer")) c.data.tokenizer = f.data.tokenizer;
+  if (f.given("--vocab-size")) c.data.vocab_size = f.data.vocab_size;
+  if (f.given("--test-fraction")) c.data.test_fraction = f.data.test_fraction;
+  if (c.model.is_text()) {  // text models: text data, no image augmentation, the model's length
+    if (!c.data.is_text()) c.data.dataset = "spam-assassin";
+    c.data.task = c.model.arch == "text_decoder" ? "lm" : "classify";
+    if (!f.given("--augment")) ct.augment = "none";
+    if (f.given("--max-len")) c.model.max_len = f.data.max_len;
+    c.data.max_len = c.model.max_len;
+  }
   // Check the layer weights now rather than after loading the data.
   train::layer_weights(ct.layer_weighting, c.model.n_layers, ct.layer_weights);
   return c;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layerwise/core/safetensors.h"
+#include "layerwise/data/text_corpus.h"
 #include "test_util.h"
 
 namespace {
@@ -287,4 +288,48 @@ TEST(Cli, TrainAndEvalRefuseBadInput) {
     expect_error("train --preset tiny --out " + run_dir, "already holds a run");
   }
   layerwise::testing::remove_tree(dir);
+}
+
+TEST(Cli, TextEncoderAndDecoderEndToEnd) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(layerwise::data::default_spam_assassin_dir(), error))
+    GTEST_SKIP() << "run scripts/fetch_spam_assassin.sh first";
+  const auto root = layerwise::testing::temp_dir("cli_text");
+  // A multi-head encoder on ham vs spam with a small BPE vocabulary.
+  auto result = run("train --preset encoder-tiny --objective multihead --epochs 1 --max-len 48 "
+                    "--vocab-size 400 --train-limit 300 --batch-size 32 -q --out " +
+                    root + "/enc");
+  ASSERT_EQ(result.code, 0) << result.output;
+  const auto config = read_json(root + "/enc/config.json");
+  EXPECT_EQ(config.at("model").at("arch"), "text_encoder");
+  EXPECT_EQ(config.at("model").at("vocab_size"), 400);
+  EXPECT_EQ(config.at("data").at("dataset"), "spam-assassin");
+  EXPECT_TRUE(exists(root + "/enc/tokenizer.json"));
+  result = run("eval " + root + "/enc --samples 100 -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_EQ(read_json(root + "/enc/eval.json").at("last_head").at("accuracy").size(), 2u);
+  result = run("similarity " + root + "/enc --samples 100 --metrics cos,cka_linear -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  result = run("exit " + root + "/enc --policy confidence --threshold 0.9 -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_GT(read_json(root + "/enc/exit.json").at("chosen").at("mean_exit_layer"), 0.99);
+
+  // A byte-level decoder: eval reports perplexity per layer; early exit is refused.
+  result = run("train --preset decoder-tiny --tokenizer byte --max-len 24 --epochs 1 "
+               "--train-limit 200 --val-limit 50 --batch-size 16 -q --out " +
+               root + "/dec");
+  ASSERT_EQ(result.code, 0) << result.output;
+  result = run("eval " + root + "/dec --samples 20 -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  EXPECT_EQ(read_json(root + "/dec/eval.json").at("perplexity").size(), 2u);
+  result = run("similarity " + root + "/dec --samples 50 --metrics cos -q");
+  ASSERT_EQ(result.code, 0) << result.output;
+  result = run("exit " + root + "/dec -q");
+  EXPECT_EQ(result.code, 2);
+  EXPECT_NE(result.output.find("language model"), std::string::npos) << result.output;
+  result = run("train --preset encoder-tiny --augment flip -q --out " + root + "/bad");
+  EXPECT_EQ(result.code, 2);
+  EXPECT_NE(result.output.find("--augment flip is for images"), std::string::npos)
+      << result.output;
+  layerwise::testing::remove_tree(root);
 }

@@ -32,14 +32,31 @@ class InferenceScope {
   torch::NoGradGuard no_grad_;
 };
 
+// One vector per sample from (B, T, D); mask (B, T) marks real tokens (undefined: all real).
 torch::Tensor pool_tokens(model::LayeredModel& model, const torch::Tensor& h,
-                          const std::string& pool) {
-  if (h.dim() == 2) return h;                // already one vector per sample
+                          const torch::Tensor& mask, const std::string& pool) {
+  if (h.dim() == 2) return h;  // already one vector per sample
+  if (pool == "model" && !model.per_token()) return model.pool(h, mask);
   if (pool == "cls") return h.select(1, 0);  // (B, D)
-  if (pool == "mean") return h.mean(1);      // (B, D)
-  if (pool == "last") return h.select(1, h.size(1) - 1);
-  if (pool == "model") return model.pool(h);
-  throw Error(str_cat("--pool '", pool, "' is not known here; use cls, mean or last"));
+  if (pool == "mean" || pool == "model") {   // per-token models: the mean over real tokens
+    if (!mask.defined()) return h.mean(1);
+    const auto weights = mask.unsqueeze(-1).to(h.scalar_type());  // (B, T, 1)
+    return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);  // (B, D)
+  }
+  if (pool == "last") {  // the last real token
+    if (!mask.defined()) return h.select(1, h.size(1) - 1);
+    const auto last = (mask.sum(1) - 1).clamp_min(0);  // (B)
+    return h.gather(1, last.view({-1, 1, 1}).expand({-1, 1, h.size(2)})).squeeze(1);
+  }
+  throw Error(str_cat("--pool '", pool, "' is not known here; use model, cls, mean or last"));
+}
+
+// Rows per forward pass: per-token models score every position, so their batches hold about
+// as many positions as options.batch_size * 4 (the (L, positions, vocabulary) logits dominate).
+int64_t rows_per_batch(model::LayeredModel& model, const torch::Tensor& inputs,
+                       const EvalOptions& options) {
+  if (!model.per_token() || inputs.dim() < 2) return options.batch_size;
+  return std::max<int64_t>(1, options.batch_size * 4 / inputs.size(1));
 }
 
 }  // namespace
@@ -52,15 +69,23 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
   LW_CHECK(inputs.size(0) > 0, "evaluation: no samples");
   InferenceScope scope(model, options);
   const int64_t n_layers = model.n_layers();
-  std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last;
-  for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
-    const int64_t end = std::min(inputs.size(0), start + options.batch_size);
+  const int64_t rows = rows_per_batch(model, inputs, options);
+  std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last, scored_labels;
+  for (int64_t start = 0; start < inputs.size(0); start += rows) {
+    const int64_t end = std::min(inputs.size(0), start + rows);
     const auto x = inputs.slice(0, start, end).to(options.device);
-    const auto y = labels.slice(0, start, end).to(options.device);  // (B)
+    auto y = labels.slice(0, start, end).to(options.device);  // (B) or per token (B, T)
+    const auto mask = model.token_mask(x);
     const auto hidden = model.forward_layers(x);
-    std::vector<torch::Tensor> pooled;  // L of (B, D)
-    for (int64_t l = 1; l <= n_layers; ++l)
-      pooled.push_back(model.pool(hidden[l]).to(torch::kFloat32));
+    // Items: one per sample, or every scored position of per-token models.
+    const auto scored = model.per_token() ? y.ne(model::kIgnoreLabel) : torch::Tensor();
+    if (scored.defined()) y = y.index({scored});  // (N_b)
+    std::vector<torch::Tensor> pooled;  // L of (N_b, D)
+    for (int64_t l = 1; l <= n_layers; ++l) {
+      auto z = model.pool(hidden[l], mask);
+      if (scored.defined()) z = z.index({scored});
+      pooled.push_back(z.to(torch::kFloat32));
+    }
     const auto z = torch::stack(pooled);  // (L, B, D)
     torch::Tensor logits;                 // (L, B, C)
     if (heads == HeadChoice::last) {
@@ -80,10 +105,10 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
     loss.push_back(-log_probs.gather(-1, y.expand({n_layers, -1}).unsqueeze(-1)).squeeze(-1).cpu());
     const auto last = z[n_layers - 1].expand_as(z);                             // (L, B, D)
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
+    scored_labels.push_back(y.to(torch::kCPU, torch::kInt64));
   }
-  return {torch::cat(predictions, 1), torch::cat(confidence, 1),
-          torch::cat(entropy, 1),     torch::cat(loss, 1),
-          torch::cat(cos_to_last, 1), labels.to(torch::kCPU, torch::kInt64)};
+  return {torch::cat(predictions, 1), torch::cat(confidence, 1), torch::cat(entropy, 1),
+          torch::cat(loss, 1),        torch::cat(cos_to_last, 1), torch::cat(scored_labels)};
 }
 
 torch::Tensor layer_accuracy(const LayerPredictions& p) {
@@ -114,8 +139,10 @@ nlohmann::json layerwise_summary(const LayerPredictions& p, double tolerance) {
   const auto histogram = torch::bincount(saturation, {}, n_layers + 1).slice(0, 1);  // (L)
   std::vector<int64_t> counts(histogram.data_ptr<int64_t>(),
                               histogram.data_ptr<int64_t>() + n_layers);
+  const auto last = p.predictions[n_layers - 1].unsqueeze(0);  // (1, N)
   return {{"n_samples", p.labels.numel()},
           {"accuracy", vector_to_json(accuracy)},
+          {"agreement_with_last", vector_to_json(p.predictions.eq(last).to(torch::kFloat64).mean(1))},
           {"final_accuracy", accuracy[n_layers - 1].item<double>()},
           {"mean_confidence", vector_to_json(p.confidence.mean(1))},
           {"loss", vector_to_json(p.loss.mean(1))},
@@ -133,9 +160,12 @@ Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
   std::vector<std::vector<torch::Tensor>> parts(model.n_layers() + 1);
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const int64_t end = std::min(inputs.size(0), start + options.batch_size);
-    const auto hidden = model.forward_layers(inputs.slice(0, start, end).to(options.device));
+    const auto x = inputs.slice(0, start, end).to(options.device);
+    const auto mask = model.token_mask(x);
+    const auto hidden = model.forward_layers(x);
     for (size_t l = 0; l < hidden.size(); ++l)
-      parts[l].push_back(pool_tokens(model, hidden[l], pool).to(torch::kCPU, torch::kFloat32));
+      parts[l].push_back(
+          pool_tokens(model, hidden[l], mask, pool).to(torch::kCPU, torch::kFloat32));
   }
   Layers layers;
   for (auto& part : parts) layers.push_back(torch::cat(part));  // (N, D)

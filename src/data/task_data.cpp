@@ -8,19 +8,27 @@
 namespace layerwise::data {
 
 nlohmann::json to_json(const DataConfig& c) {
-  return {{"dataset", c.dataset},
-          {"dir", c.dir},
-          {"val_fraction", c.val_fraction},
-          {"split_seed", c.split_seed},
-          {"train_limit", c.train_limit},
-          {"mean", c.mean},
-          {"std", c.std}};
+  nlohmann::json j = {{"dataset", c.dataset},         {"dir", c.dir},
+                      {"val_fraction", c.val_fraction}, {"split_seed", c.split_seed},
+                      {"train_limit", c.train_limit},   {"val_limit", c.val_limit},
+                      {"mean", c.mean},
+                      {"std", c.std}};
+  if (c.is_text())
+    j.update({{"test_fraction", c.test_fraction},
+              {"task", c.task},
+              {"labels", c.labels},
+              {"strip_headers", c.strip_headers},
+              {"tokenizer", c.tokenizer},
+              {"vocab_size", c.vocab_size},
+              {"max_len", c.max_len}});
+  return j;
 }
 
 DataConfig data_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "data config must be a JSON object");
-  const std::set<std::string> known = {"dataset",     "dir",  "val_fraction", "split_seed",
-                                       "train_limit", "mean", "std"};
+  const std::set<std::string> known = {
+      "dataset", "dir",    "val_fraction",  "split_seed", "train_limit", "val_limit", "mean", "std",
+      "task",    "labels", "strip_headers", "tokenizer",  "vocab_size",  "max_len", "test_fraction"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "data config: unknown field '", item.key(), "'");
   DataConfig c;
@@ -30,8 +38,16 @@ DataConfig data_config_from_json(const nlohmann::json& j) {
     c.val_fraction = j.value("val_fraction", c.val_fraction);
     c.split_seed = j.value("split_seed", c.split_seed);
     c.train_limit = j.value("train_limit", c.train_limit);
+    c.val_limit = j.value("val_limit", c.val_limit);
     c.mean = j.value("mean", c.mean);
     c.std = j.value("std", c.std);
+    c.test_fraction = j.value("test_fraction", c.test_fraction);
+    c.task = j.value("task", c.task);
+    c.labels = j.value("labels", c.labels);
+    c.strip_headers = j.value("strip_headers", c.strip_headers);
+    c.tokenizer = j.value("tokenizer", c.tokenizer);
+    c.vocab_size = j.value("vocab_size", c.vocab_size);
+    c.max_len = j.value("max_len", c.max_len);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("data config: ", e.what()));
   }
@@ -42,7 +58,8 @@ namespace {
 
 ImageDataset read_file_split(const DataConfig& c, const std::string& file_split) {
   if (c.dataset == "fashion-mnist") return load_fashion_mnist(c.dir, file_split);
-  LW_CHECK(c.dataset == "idx", "dataset '", c.dataset, "' is not known; use fashion-mnist or idx");
+  LW_CHECK(c.dataset == "idx", "dataset '", c.dataset,
+           "' is not known; use fashion-mnist, idx, spam-assassin, jsonl or text");
   LW_CHECK(!c.dir.empty(), "dataset idx needs --data-dir: a folder with train-images-idx3-ubyte, ",
            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or .gz)");
   return load_idx_folder(c.dir, file_split);
@@ -52,6 +69,7 @@ void check_split_config(const DataConfig& c) {
   LW_CHECK(c.val_fraction >= 0 && c.val_fraction < 1, "--val-fraction must be in [0, 1), got ",
            c.val_fraction);
   LW_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got ", c.train_limit);
+  LW_CHECK(c.val_limit >= 0, "--val-limit must be >= 0, got ", c.val_limit);
 }
 
 Examples take(const ImageDataset& d, const torch::Tensor& index, const DataConfig& c) {
@@ -61,7 +79,8 @@ Examples take(const ImageDataset& d, const torch::Tensor& index, const DataConfi
 
 }  // namespace
 
-TaskData load_task(DataConfig& c) {
+TaskData load_task(DataConfig& c, const std::string& run_dir) {
+  if (c.is_text()) return load_text_task(c, run_dir);
   check_split_config(c);
   const auto file = read_file_split(c, "train");
   const auto split = split_train_val(file.size(), c.val_fraction, c.split_seed);
@@ -75,7 +94,9 @@ TaskData load_task(DataConfig& c) {
   }
   TaskData task;
   task.train = take(file, train_index, c);
-  task.val = take(file, split.val_index, c);
+  auto val_index = split.val_index;
+  if (c.val_limit > 0 && c.val_limit < val_index.numel()) val_index = val_index.slice(0, 0, c.val_limit);
+  task.val = take(file, val_index, c);
   task.n_classes = file.n_classes;
   task.class_names = file.class_names;
   const auto shape = file.images.sizes();
@@ -83,7 +104,9 @@ TaskData load_task(DataConfig& c) {
   return task;
 }
 
-Examples load_split(const DataConfig& c, const std::string& split, int64_t max_samples) {
+Examples load_split(const DataConfig& c, const std::string& split, int64_t max_samples,
+                    const std::string& run_dir) {
+  if (c.is_text()) return load_text_split(c, split, max_samples, run_dir);
   check_split_config(c);
   LW_CHECK(c.std > 0, "data config: std must be > 0 (it is measured when training starts)");
   LW_CHECK(max_samples >= 0, "--samples must be >= 0, got ", max_samples);
@@ -96,8 +119,8 @@ Examples load_split(const DataConfig& c, const std::string& split, int64_t max_s
   } else {
     const auto parts = split_train_val(file.size(), c.val_fraction, c.split_seed);
     index = split == "val" ? parts.val_index : parts.train_index;
-    if (split == "train" && c.train_limit > 0 && c.train_limit < index.numel())
-      index = index.slice(0, 0, c.train_limit);
+    const int64_t limit = split == "train" ? c.train_limit : c.val_limit;
+    if (limit > 0 && limit < index.numel()) index = index.slice(0, 0, limit);
   }
   if (max_samples > 0 && max_samples < index.numel()) index = index.slice(0, 0, max_samples);
   return take(file, index, c);

@@ -13,12 +13,15 @@ void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPol
                analysis::HeadChoice heads, torch::Tensor& predictions, torch::Tensor& exit_layer,
                torch::Tensor& confidence) {
   const int64_t n_layers = model.n_layers();
-  auto h = model.embed(x);  // (B, T, D)
+  LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
+           model.config().arch, " predicts every token");
+  auto mask = model.token_mask(x);  // (B, T) or undefined
+  auto h = model.embed(x);          // (B, T, D)
   auto rows = torch::arange(x.size(0), torch::dtype(torch::kInt64).device(x.device()));  // (B)
   auto state = initial_state(x.size(0), x.device());
   for (int64_t layer = 1; layer <= n_layers && rows.numel() > 0; ++layer) {
-    h = model.block(layer, h);     // (b, T, D)
-    const auto z = model.pool(h);  // (b, D)
+    h = model.block(layer, h, mask);     // (b, T, D)
+    const auto z = model.pool(h, mask);  // (b, D)
     const auto logits =
         heads == analysis::HeadChoice::last ? model.head(z) : model.head_at(z, layer);
     const auto leaving = should_exit(policy, logits, layer, n_layers, state);  // (b) bool
@@ -31,6 +34,7 @@ void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPol
     const auto staying = leaving.logical_not();
     if (!staying.any().item<bool>()) break;  // the per-layer host sync
     h = h.index({staying});
+    if (mask.defined()) mask = mask.index({staying});
     rows = rows.index({staying});
     state = select_rows(state, staying);
   }

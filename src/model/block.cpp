@@ -16,12 +16,12 @@ SelfAttentionImpl::SelfAttentionImpl(const BlockConfig& config)
   proj = register_module("proj", torch::nn::Linear(config.d_model, config.d_model));
 }
 
-torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask) {
   const int64_t batch = x.size(0), tokens = x.size(1), width = x.size(2);
   const auto heads = qkv(x)                                                     // (B, T, 3D)
                          .view({batch, tokens, 3, n_heads_, width / n_heads_})  // (B, T, 3, H, Dh)
                          .permute({2, 0, 3, 1, 4});                             // (3, B, H, T, Dh)
-  const auto mixed = compat::attention(heads[0], heads[1], heads[2], causal_);  // (B, H, T, Dh)
+  const auto mixed = compat::attention(heads[0], heads[1], heads[2], causal_, key_mask);  // (B, H, T, Dh)
   return proj(mixed.transpose(1, 2).reshape({batch, tokens, width}));           // (B, T, D)
 }
 
@@ -42,16 +42,16 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config)
   mlp = register_module("mlp", Mlp(config));
 }
 
-torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask) {
   // Residual dropout (a no-op at p = 0 and in eval mode) on each branch before it joins the stream.
   auto drop = [this](const torch::Tensor& t) {
     return dropout_ > 0 && is_training() ? torch::dropout(t, dropout_, true) : t;
   };
   if (pre_norm_) {
-    const auto h = x + drop(attn(norm1(x)));  // (B, T, D)
+    const auto h = x + drop(attn(norm1(x), key_mask));  // (B, T, D)
     return h + drop(mlp(norm2(h)));
   }
-  const auto h = norm1(x + drop(attn(x)));  // (B, T, D)
+  const auto h = norm1(x + drop(attn(x, key_mask)));  // (B, T, D)
   return norm2(h + drop(mlp(h)));
 }
 

@@ -2,6 +2,7 @@
 
 #include "layerwise/core/error.h"
 #include "layerwise/model/block.h"
+#include "layerwise/model/text_models.h"
 #include "layerwise/model/vit.h"
 
 namespace layerwise::model {
@@ -19,10 +20,12 @@ LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) {
   validate(config_);
 }
 
-void LayeredModel::register_heads() {
+void LayeredModel::register_heads(const torch::Tensor& tied_weight) {
   const auto& b = config_.block;
   final_norm = register_module("final_norm", make_layer_norm(b.d_model, b.ln_eps));
-  classifier = register_module("classifier", torch::nn::Linear(b.d_model, config_.n_classes));
+  tied_weight_ = tied_weight;
+  if (!tied_weight_.defined())
+    classifier = register_module("classifier", torch::nn::Linear(b.d_model, config_.n_classes));
   exit_heads = register_module("exit_heads", torch::nn::ModuleList());
   if (config_.heads == HeadMode::per_layer)
     for (int64_t l = 1; l < config_.n_layers; ++l)
@@ -33,14 +36,16 @@ std::vector<torch::Tensor> LayeredModel::forward_layers(const torch::Tensor& inp
   if (up_to < 0) up_to = n_layers();
   LW_CHECK(up_to <= n_layers(), "forward_layers: layer ", up_to, " asked of a model with ",
            n_layers(), " layers");
+  const auto mask = token_mask(input);
   std::vector<torch::Tensor> hidden;
   hidden.reserve(up_to + 1);
   hidden.push_back(embed(input));
-  for (int64_t l = 1; l <= up_to; ++l) hidden.push_back(block(l, hidden.back()));
+  for (int64_t l = 1; l <= up_to; ++l) hidden.push_back(block(l, hidden.back(), mask));
   return hidden;
 }
 
 torch::Tensor LayeredModel::head(const torch::Tensor& z) {
+  if (tied_weight_.defined()) return torch::linear(final_norm(z), tied_weight_);
   return classifier(final_norm(z));
 }
 
@@ -52,11 +57,13 @@ torch::Tensor LayeredModel::head_at(const torch::Tensor& z, int64_t layer) {
 }
 
 torch::Tensor LayeredModel::forward(const torch::Tensor& input) {
-  return head(pool(forward_layers(input).back()));
+  return head(pool(forward_layers(input).back(), token_mask(input)));
 }
 
 ModelPtr make_model(const ModelConfig& config) {
   validate(config);
+  if (config.arch == "text_encoder") return std::make_shared<TextEncoderImpl>(config);
+  if (config.arch == "text_decoder") return std::make_shared<TextDecoderImpl>(config);
   return std::make_shared<VitImpl>(config);
 }
 

@@ -38,12 +38,12 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
   return torch::cat({cls, patches}, 1) + pos_embed;                  // (B, 1 + N_p, D)
 }
 
-torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h) {
+torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h, const torch::Tensor&) {
   LW_CHECK(layer >= 1 && layer <= n_layers(), "ViT block ", layer, " is outside 1..", n_layers());
   return blocks[layer - 1]->as<TransformerBlock>()->forward(h);
 }
 
-torch::Tensor VitImpl::pool(const torch::Tensor& h) {
+torch::Tensor VitImpl::pool(const torch::Tensor& h, const torch::Tensor&) {
   return h.select(1, 0);
 }  // (B, D)
 

@@ -39,7 +39,7 @@ NamedTensors named_parameters(torch::nn::Module& module) {
 struct PendingStep {
   int64_t step, epoch, batch;
   double lr;
-  torch::Tensor loss, layer_loss, correct, grad_norm;  // (), (L), (), ()
+  torch::Tensor loss, layer_loss, correct, items, grad_norm;  // (), (L), (), (), ()
 };
 
 // metrics.jsonl, appended one line at a time; on resume, lines past the checkpoint are dropped.
@@ -68,6 +68,26 @@ class MetricsLog {
   std::ofstream out_;
 };
 
+// Text models take their vocabulary (and encoders their classes) from the data; every model must
+// suit its task.
+void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const std::string& augment,
+                       const data::TaskData& task) {
+  LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
+           m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
+  if (m.is_text()) {
+    LW_CHECK(augment == "none", "--augment ", augment, " is for images; text takes --augment none");
+    LW_CHECK((m.arch == "text_decoder") == (d.task == "lm"), "a ", m.arch, " cannot learn task ",
+             d.task, ": text_encoder classifies, text_decoder does lm");
+    LW_CHECK(d.max_len <= m.max_len, "data max_len ", d.max_len, " exceeds the model's ",
+             m.max_len);
+    m.vocab_size = task.vocab_size;
+    m.n_classes = task.n_classes;
+  }
+  LW_CHECK(task.n_classes <= m.n_classes, "the data has ", task.n_classes, " classes, the model ",
+           m.n_classes);
+  model::validate(m);
+}
+
 class Trainer {
  public:
   Trainer(RunConfig config, std::string run_dir, const TrainOptions& options)
@@ -79,12 +99,13 @@ class Trainer {
         progress_(options.quiet) {
     const auto& t = config_.train;
     validate(t);
+    progress_.message(str_cat("loading ", config_.data.dataset,
+                              config_.data.is_text() ? " (and its tokenizer)" : ""));
+    task_ = data::load_task(config_.data, run_dir_);
+    fit_model_to_data(config_.model, config_.data, t.augment, task_);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
     model_->to(device_);
-    task_ = data::load_task(config_.data);
-    LW_CHECK(task_.n_classes <= config_.model.n_classes, "the data has ", task_.n_classes,
-             " classes, the model ", config_.model.n_classes);
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
     weights_ =
@@ -96,7 +117,7 @@ class Trainer {
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
     optimizer_ = std::make_unique<AdamW>(named_parameters(*model_),
                                          AdamWConfig{t.beta1, t.beta2, 1e-8, t.weight_decay});
-    fill_ = (0.0 - config_.data.mean) / config_.data.std;
+    if (!config_.data.is_text()) fill_ = (0.0 - config_.data.mean) / config_.data.std;
   }
 
   const RunConfig& config() const { return config_; }
@@ -154,7 +175,7 @@ class Trainer {
       optimizer_->step(lr);
       optimizer_->zero_grad();
       pending.push_back({step + 1, epoch, index.size(0), lr, result.loss.detach(),
-                         result.layer_loss, result.last_logits.argmax(1).eq(y).sum(), grad_norm});
+                         result.layer_loss, result.correct, result.items, grad_norm});
       state_.step = step + 1;
       flush_samples += index.size(0);
 
@@ -196,10 +217,11 @@ class Trainer {
     std::vector<torch::Tensor> scalars, layer_losses;
     for (const auto& p : pending) {
       scalars.push_back(torch::stack({p.loss.to(torch::kFloat32), p.correct.to(torch::kFloat32),
-                                      p.grad_norm.to(torch::kFloat32)}));
+                                      p.grad_norm.to(torch::kFloat32),
+                                      p.items.to(torch::kFloat32).clamp_min(1)}));
       layer_losses.push_back(p.layer_loss.to(torch::kFloat32));
     }
-    const auto host_scalars = torch::stack(scalars).cpu();      // (S, 3): the one sync
+    const auto host_scalars = torch::stack(scalars).cpu();      // (S, 4): the one sync
     const auto host_layers = torch::stack(layer_losses).cpu();  // (S, L)
     for (size_t i = 0; i < pending.size(); ++i) {
       const auto& p = pending[i];
@@ -210,7 +232,8 @@ class Trainer {
                              {"epoch", p.epoch},
                              {"lr", p.lr},
                              {"loss", loss},
-                             {"accuracy", host_scalars[i][1].item<double>() / double(p.batch)},
+                             {"accuracy", host_scalars[i][1].item<double>() /
+                                              host_scalars[i][3].item<double>()},
                              {"grad_norm", host_scalars[i][2].item<double>()},
                              {"samples_per_second", samples_per_second}};
       if (config_.train.objective != Objective::standard)
@@ -226,7 +249,9 @@ class Trainer {
                   "left %s",
                   (long long)(p.epoch + 1), (long long)config_.train.epochs, (long long)p.step,
                   (long long)state_.total_steps, host_scalars[pending.size() - 1][0].item<double>(),
-                  host_scalars[pending.size() - 1][1].item<double>() / double(p.batch), p.lr,
+                  host_scalars[pending.size() - 1][1].item<double>() /
+                      host_scalars[pending.size() - 1][3].item<double>(),
+                  p.lr,
                   samples_per_second, format_duration(remaining).c_str());
     progress_.update(line);
     pending.clear();
@@ -278,7 +303,7 @@ TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
   LW_CHECK(!file_exists(run_dir + "/config.json"), "'", run_dir,
            "' already holds a run; continue it with --resume or choose another --out");
   config.model.heads = head_mode_for(config.train.objective);
-  model::validate(config.model);
+  if (!config.model.is_text()) model::validate(config.model);  // text: once the vocabulary is known
   validate(config.train);
   make_directories(run_dir);
   Trainer trainer(std::move(config), run_dir, options);  // loads the data, measures normalization

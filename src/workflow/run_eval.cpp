@@ -1,6 +1,7 @@
 #include "layerwise/workflow/run_eval.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
@@ -18,6 +19,13 @@ std::string folder_of(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
+// Language models: perplexity exp(mean next-token loss) per layer, next to the loss.
+void add_perplexity(nlohmann::json& summary) {
+  auto perplexity = nlohmann::json::array();
+  for (const auto& loss : summary["loss"]) perplexity.push_back(std::exp(loss.get<double>()));
+  summary["perplexity"] = perplexity;
+}
+
 }  // namespace
 
 nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& options) {
@@ -25,22 +33,27 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   LW_CHECK(options.tolerance >= 0 && options.tolerance < 1, "--tolerance must be in [0, 1), got ",
            options.tolerance);
   const auto run = train::load_run(run_dir, options.eval.device);
-  const auto examples = data::load_split(run.config.data, options.split, options.samples);
+  const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
   const auto own = analysis::predict_layers(
       *run.model, examples.inputs, examples.labels,
       per_layer ? analysis::HeadChoice::own : analysis::HeadChoice::last, options.eval);
+  const bool lm = run.model->per_token();
   auto result = analysis::layerwise_summary(own, options.tolerance);
+  if (lm) add_perplexity(result);
   if (per_layer) {
     const auto last = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
                                                analysis::HeadChoice::last, options.eval);
     result["last_head"] = analysis::layerwise_summary(last, options.tolerance);
+    if (lm) add_perplexity(result["last_head"]);
   }
   result["run"] = run_dir;
   result["split"] = options.split;
   result["objective"] = train::to_string(run.config.train.objective);
   result["heads"] = model::to_string(run.config.model.heads);
   result["n_layers"] = run.config.model.n_layers;
+  result["arch"] = run.config.model.arch;
+  if (lm) result["items"] = "next-token predictions (n_samples counts positions)";
   result["trained_steps"] = run.state.step;
   result["total_steps"] = run.state.total_steps;
   result["device"] = options.eval.device.str();

@@ -40,8 +40,10 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   const auto heads = config.model.heads == model::HeadMode::per_layer && !options.last_head
                          ? analysis::HeadChoice::own
                          : analysis::HeadChoice::last;
+  LW_CHECK(config.data.task != "lm", run_dir, ": early exit is for classifiers; this run is a ",
+           "language model (", config.model.arch, ")");
   const auto costs = exit::layer_costs(config.model);
-  const auto test = data::load_split(config.data, options.split);
+  const auto test = data::load_split(config.data, options.split, 0, run_dir);
   const auto p =
       analysis::predict_layers(*run.model, test.inputs, test.labels, heads, options.eval);
 
@@ -60,7 +62,7 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
 
   double threshold = options.threshold;
   if (threshold < 0) {
-    const auto val = data::load_split(config.data, "val");
+    const auto val = data::load_split(config.data, "val", 0, run_dir);
     LW_CHECK(val.labels.numel() > 0, run_dir, ": the run has no validation split to calibrate on; ",
              "pass --threshold");
     const auto pv =

@@ -15,7 +15,7 @@ namespace layerwise::workflow {
 analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                            const RunSimilarityOptions& options) {
   const auto run = train::load_run(run_dir, options.eval.device);
-  const auto examples = data::load_split(run.config.data, options.split, options.samples);
+  const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
   const auto all =
       analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
   analysis::Layers layers;

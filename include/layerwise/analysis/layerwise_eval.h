@@ -59,7 +59,8 @@ int64_t minimal_depth(const torch::Tensor& accuracy, double tolerance);
 nlohmann::json layerwise_summary(const LayerPredictions& p, double tolerance);
 
 /// Pooled hidden states of layers 0..L over `inputs`: L + 1 tensors (N, D) float32 on the CPU.
-/// pool: "cls" (first token; ViT's class token), "mean" (mean over tokens) or "last" (last token).
+/// pool: "model" (the model's own: ViT and encoders as their classifier reads; decoders the mean),
+/// "cls" (first token), "mean" (mean over real tokens) or "last" (last real token).
 Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
                       const std::string& pool, const EvalOptions& options);
 

@@ -39,20 +39,29 @@ inline void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
 }
 
-/// Scaled dot-product attention softmax(q k^T / sqrt(d_head) [+ causal mask]) v on (B, H, T,
-/// d_head) tensors: the fused kernel on 2.x, the textbook composition on 1.13.
+/// Scaled dot-product attention softmax(q k^T / sqrt(d_head) [+ masks]) v on (B, H, T, d_head)
+/// tensors: the fused kernel on 2.x, the textbook composition on 1.13. `key_mask` (B, T) bool,
+/// true at real tokens, hides padded keys (undefined: none); `causal` hides later keys. Every
+/// query must keep at least one key (a real first token does it).
 inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, bool causal) {
+                               const torch::Tensor& v, bool causal,
+                               const torch::Tensor& key_mask = {}) {
+  const int64_t t = q.size(-2);
+  torch::Tensor allowed;  // (B, 1, T, T) or (T, T) bool: true where a query may attend
+  if (key_mask.defined()) allowed = key_mask.view({key_mask.size(0), 1, 1, t}).expand({-1, 1, t, t});
+  if (causal && allowed.defined())
+    allowed = allowed & torch::ones({t, t}, q.options().dtype(torch::kBool)).tril();
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
+  if (!allowed.defined())
+    return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
+  return at::scaled_dot_product_attention(q, k, v, allowed, /*dropout_p=*/0.0, false);
 #else
+  if (causal && !allowed.defined())
+    allowed = torch::ones({t, t}, q.options().dtype(torch::kBool)).tril();
   const double scale = 1.0 / std::sqrt(double(q.size(-1)));
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, H, T, T)
-  if (causal) {
-    const int64_t t = q.size(-2);
-    const auto future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);  // (T, T)
-    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-  }
+  if (allowed.defined())
+    scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   return torch::matmul(scores.softmax(-1), v);  // (B, H, T, d_head)
 #endif
 }

@@ -16,7 +16,8 @@ namespace layerwise::model {
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   explicit SelfAttentionImpl(const BlockConfig& config);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, T, D) -> (B, T, D)
+  /// (B, T, D) -> (B, T, D); key_mask (B, T) bool marks real tokens (undefined: all real).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_mask = {});
 
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 
@@ -41,7 +42,8 @@ TORCH_MODULE(Mlp);
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   explicit TransformerBlockImpl(const BlockConfig& config);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, T, D) -> (B, T, D)
+  /// (B, T, D) -> (B, T, D); key_mask (B, T) bool marks real tokens (undefined: all real).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_mask = {});
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SelfAttention attn{nullptr};

@@ -31,17 +31,28 @@ struct BlockConfig {
 ///              for layer L (the multi-exit baseline)
 enum class HeadMode { shared, per_layer };
 
-/// A vision transformer over square images cut into square patches, with a class token.
+/// Every model of the project: the architecture family and its sizes. Fields of other families
+/// are ignored (and kept at their defaults in config files).
+///   vit           a vision transformer over square images cut into square patches, class token
+///   text_encoder  token + position embeddings, bidirectional blocks, class-token or mean pooling
+///   text_decoder  causal blocks; the head predicts the next token at every position
 struct ModelConfig {
-  std::string arch = "vit";  // model family; "vit" here, text models follow
+  std::string arch = "vit";  // vit | text_encoder | text_decoder
   int64_t n_layers = 6;      // transformer blocks L
   BlockConfig block;
+  int64_t n_classes = 10;  // classes; text_decoder: = vocab_size (the head predicts tokens)
+  HeadMode heads = HeadMode::shared;
+  // vit
   int64_t image_size = 28;  // input height = width
   int64_t patch_size = 4;   // patch height = width; divides image_size
   int64_t in_channels = 1;
-  int64_t n_classes = 10;
-  HeadMode heads = HeadMode::shared;
+  // text_encoder, text_decoder
+  int64_t vocab_size = 0;       // token ids 0..vocab_size-1; 0 until a tokenizer sets it
+  int64_t max_len = 256;        // longest sequence (learned position embeddings)
+  std::string pool = "cls";     // text_encoder: "cls" (position 0) or "mean" (over real tokens)
+  bool tie_embeddings = false;  // text_decoder: the output projection is the token embedding
 
+  bool is_text() const { return arch == "text_encoder" || arch == "text_decoder"; }
   int64_t n_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
 };
 
@@ -55,6 +66,17 @@ void validate(const ModelConfig& config);
 ///   base   L=12, d=768, 12 heads, patch 4  (GPU runs; ViT-B width)
 ModelConfig vit_preset(const std::string& name);
 std::vector<std::string> vit_preset_names();
+
+/// Named text model sizes (vocab_size and, for encoders, n_classes are set from the data):
+///   encoder-tiny  L=2,  d=32,  2 heads, 64 tokens     decoder-tiny  L=2,  d=32,  2 heads, 32 tokens
+///   encoder-small L=6,  d=128, 4 heads, 256 tokens    decoder-small L=6,  d=128, 4 heads, 128 tokens
+///   encoder-base  L=12, d=384, 6 heads, 512 tokens    decoder-base  L=12, d=384, 6 heads, 256 tokens
+/// Pre-LN blocks with LayerNorm eps 1e-5; decoders use GPT-2's tanh GELU.
+ModelConfig text_preset(const std::string& name);
+
+/// Any preset above by name (ViT names: tiny, small, medium, base).
+ModelConfig model_preset(const std::string& name);
+std::vector<std::string> model_preset_names();
 
 nlohmann::json to_json(const ModelConfig& config);
 /// Reads what to_json wrote; missing fields keep their defaults, unknown ones are refused.

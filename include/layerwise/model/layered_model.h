@@ -1,8 +1,10 @@
 // The one model interface of layerwise: hidden states after every layer, and classifier heads that
 // can be applied to any of them.
 //
-// hidden[0] is the embedding output, hidden[l] the output of block l (l = 1..L). pool() turns a
-// hidden state into the representation the classifier reads (ViT: the class token), and head() is
+// hidden[0] is the embedding output, hidden[l] the output of block l (l = 1..L). Text inputs carry
+// padding: token_mask(input) marks the real positions, and block() and pool() take that mask
+// (undefined for images: every position is real). pool() turns a hidden state into the
+// representation the classifier reads (ViT: the class token; a decoder: every position), and head() is
 // classifier(final_norm(.)) — the last layer's classifier — which the aligned objective, the
 // layer-wise evaluation and the early-exit runner apply to every layer. Models built with
 // HeadMode::per_layer also carry a separate head (own norm + linear) for each layer 1..L-1, the
@@ -20,6 +22,10 @@
 #include "layerwise/model/config.h"
 
 namespace layerwise::model {
+
+/// Label of positions that per-token models do not score (padding, the end of a window); the
+/// cross-entropy's ignore_index.
+inline constexpr int64_t kIgnoreLabel = -100;
 
 /// A separate classifier for one layer: fc(norm(z)).
 class ExitHeadImpl : public torch::nn::Module {
@@ -41,11 +47,16 @@ class LayeredModel : public torch::nn::Module {
 
   /// The input embedded: hidden[0].
   virtual torch::Tensor embed(const torch::Tensor& input) = 0;
-  /// Block `layer` (1..L) applied to hidden[layer - 1].
-  virtual torch::Tensor block(int64_t layer, const torch::Tensor& h) = 0;
-  /// The representation a classifier reads from a hidden state: (B, T, D) -> (B, D) (or (B, T, D)
-  /// for per-token models).
-  virtual torch::Tensor pool(const torch::Tensor& h) = 0;
+  /// Which token positions of `input` are real: (B, T) bool, or undefined when all are (images).
+  virtual torch::Tensor token_mask(const torch::Tensor& /*input*/) { return {}; }
+  /// Block `layer` (1..L) applied to hidden[layer - 1]; mask from token_mask().
+  virtual torch::Tensor block(int64_t layer, const torch::Tensor& h,
+                              const torch::Tensor& mask = {}) = 0;
+  /// The representation a classifier reads from a hidden state: (B, T, D) -> (B, D), or
+  /// (B, T, D) for per-token models (decoders; see per_token()).
+  virtual torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) = 0;
+  /// True when the head reads every position (next-token prediction) rather than one per sample.
+  virtual bool per_token() const { return false; }
 
   /// hidden[0..up_to] (up_to = -1: all L + 1), computing only the blocks needed.
   std::vector<torch::Tensor> forward_layers(const torch::Tensor& input, int64_t up_to = -1);
@@ -59,16 +70,18 @@ class LayeredModel : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input);
 
   torch::nn::LayerNorm final_norm{nullptr};
-  torch::nn::Linear classifier{nullptr};
+  torch::nn::Linear classifier{nullptr};  // null when tied: see output_weight()
   torch::nn::ModuleList exit_heads{nullptr};  // per_layer: L - 1 ExitHeads; shared: empty
 
  protected:
   /// Registers the heads; derived constructors call it after their own modules so that parameter
-  /// order follows the data flow.
-  void register_heads();
+  /// order follows the data flow. tied_weight (C, D), if given, is the classifier's weight (a
+  /// decoder's token embedding): no classifier module is made and head() has no bias.
+  void register_heads(const torch::Tensor& tied_weight = {});
 
  private:
   ModelConfig config_;
+  torch::Tensor tied_weight_;
 };
 
 using ModelPtr = std::shared_ptr<LayeredModel>;

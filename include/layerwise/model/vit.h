@@ -17,8 +17,11 @@ class VitImpl : public LayeredModel {
   explicit VitImpl(const ModelConfig& config);
 
   torch::Tensor embed(const torch::Tensor& images) override;  // (B, C, H, W) -> (B, 1 + N_p, D)
-  torch::Tensor block(int64_t layer, const torch::Tensor& h) override;  // (B, T, D) -> (B, T, D)
-  torch::Tensor pool(const torch::Tensor& h) override;  // class token: (B, T, D) -> (B, D)
+  // (B, T, D) -> (B, T, D); images have no padding: mask is ignored
+  torch::Tensor block(int64_t layer, const torch::Tensor& h,
+                      const torch::Tensor& mask = {}) override;
+  // class token: (B, T, D) -> (B, D)
+  torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;
 
   torch::nn::Conv2d patch_proj{nullptr};
   torch::Tensor cls_token, pos_embed;

@@ -34,12 +34,17 @@ struct ObjectiveResult {
   torch::Tensor loss;         // () the weighted sum, differentiable
   torch::Tensor layer_loss;   // (L) detached per-layer cross-entropy (standard: only the last is
                               // computed; the others are NaN)
-  torch::Tensor last_logits;  // (B, C) detached logits of layer L's classifier
+  torch::Tensor last_logits;  // (N, C) detached logits of layer L's classifier, one row per item
+  torch::Tensor correct;      // () top-1 hits of last_logits among the labelled items
+  torch::Tensor items;        // () labelled items (samples; for per-token models, positions)
 };
 
-/// Runs the model on `input` and returns the objective's loss on `labels` (B) int64. `weights` is
+/// Runs the model on `input` and returns the objective's loss on `labels`: (B) int64, or for
+/// per-token models (decoders) (B, T) with kIgnoreLabel where no token is predicted. `weights` is
 /// (L) float32 on the model's device (unused by standard), made once from layer_weights().
 /// label_smoothing in [0, 1) mixes the one-hot targets with the uniform distribution.
+using model::kIgnoreLabel;
+
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& weights, const torch::Tensor& input,
                                const torch::Tensor& labels, double label_smoothing = 0.0);

@@ -14,7 +14,7 @@ namespace layerwise::workflow {
 struct RunSimilarityOptions {
   std::vector<std::string> metrics = {"cos", "cka_linear"};
   int64_t samples = 2000;           // the first N samples of the split (0: all)
-  std::string pool = "cls";         // cls | mean | last: which token(s) represent a sample
+  std::string pool = "model";       // model | cls | mean | last: which token(s) represent a sample
   std::string split = "test";       // test | val | train
   std::string out;                  // folder; empty: the run folder
   bool save_activations = false;    // also write OUT/activations.safetensors (the layers compared)

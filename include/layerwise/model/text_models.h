@@ -1,0 +1,53 @@
+// Text transformers on the model interface: an encoder that classifies a sequence and a decoder
+// that predicts the next token at every position.
+//
+// Inputs are token ids (B, T) int64, right-padded with kPadToken; token_mask() is ids != kPadToken
+// and hides padded keys from attention, so padding never changes the output at real positions.
+//
+// Parameter names:
+//   tok_embed.weight (V, D)  pos_embed (1, max_len, D)  blocks.<i>.* (see block.h)
+//   final_norm.*  classifier.* (absent for a decoder with tied embeddings)  exit_heads.*
+#pragma once
+
+#include <torch/torch.h>
+
+#include "layerwise/model/layered_model.h"
+
+namespace layerwise::model {
+
+/// The padding id of every tokenizer of the project (data/tokenizer.h's kPadId).
+inline constexpr int64_t kPadToken = 0;
+
+/// Token and learned position embeddings, and the blocks, shared by both text models.
+class TextTransformer : public LayeredModel {
+ public:
+  explicit TextTransformer(const ModelConfig& config);
+
+  torch::Tensor embed(const torch::Tensor& ids) override;       // (B, T) -> (B, T, D)
+  torch::Tensor token_mask(const torch::Tensor& ids) override;  // (B, T) bool
+  torch::Tensor block(int64_t layer, const torch::Tensor& h,
+                      const torch::Tensor& mask = {}) override;  // (B, T, D) -> (B, T, D)
+
+  torch::nn::Embedding tok_embed{nullptr};
+  torch::Tensor pos_embed;
+  torch::nn::ModuleList blocks{nullptr};
+};
+
+/// BERT-like classifier: pooling reads position 0 (the <cls> token the data puts first) or the mean
+/// over real tokens.
+class TextEncoderImpl : public TextTransformer {
+ public:
+  explicit TextEncoderImpl(const ModelConfig& config);
+  torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;  // (B, D)
+};
+
+/// GPT-like language model: causal blocks, the head applied at every position; its output
+/// projection is the token embedding when tie_embeddings is set.
+class TextDecoderImpl : public TextTransformer {
+ public:
+  explicit TextDecoderImpl(const ModelConfig& config);
+  torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;  // (B, T, D)
+  bool per_token() const override { return true; }
+};
+
+}  // namespace layerwise::model

@@ -1,0 +1,140 @@
+// Text datasets as run data: the corpus, its deterministic splits, the run's tokenizer, and the
+// token tensors for classification (one sequence per document) or language modelling (windows of
+// the concatenated documents).
+#include <algorithm>
+
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/data/task_data.h"
+#include "layerwise/data/text_corpus.h"
+#include "layerwise/data/tokenizer.h"
+
+namespace layerwise::data {
+
+namespace {
+
+void check_text_config(const DataConfig& c) {
+  LW_CHECK(c.task == "classify" || c.task == "lm", "data task '", c.task,
+           "' is not known; use classify or lm");
+  LW_CHECK(c.tokenizer == "bpe" || c.tokenizer == "byte", "--tokenizer '", c.tokenizer,
+           "' is not known; use bpe or byte");
+  LW_CHECK(c.tokenizer == "byte" || c.vocab_size > kByteVocab, "--vocab-size must be > ",
+           kByteVocab, " (specials and bytes) for bpe, got ", c.vocab_size);
+  LW_CHECK(c.max_len >= 2, "--max-len must be >= 2, got ", c.max_len);
+  LW_CHECK(c.val_fraction >= 0 && c.test_fraction >= 0 && c.val_fraction + c.test_fraction < 1,
+           "--val-fraction (", c.val_fraction, ") and --test-fraction (", c.test_fraction,
+           ") must be >= 0 with a sum below 1");
+  LW_CHECK(c.train_limit >= 0 && c.val_limit >= 0, "--train-limit and --val-limit must be >= 0");
+}
+
+TextCorpus load_corpus(const DataConfig& c) {
+  if (c.dataset == "spam-assassin")
+    return load_spam_assassin(c.dir.empty() ? default_spam_assassin_dir() : c.dir, c.labels,
+                              c.strip_headers);
+  LW_CHECK(!c.dir.empty(), "dataset ", c.dataset, " needs --data-dir: the ",
+           c.dataset == "jsonl" ? "JSON Lines file ({\"text\": ..., \"label\": ...} per line)"
+                                : "plain text file (documents separated by blank lines)");
+  return c.dataset == "jsonl" ? load_jsonl(c.dir) : load_text_file(c.dir);
+}
+
+TextCorpus corpus_split(const DataConfig& c, const std::string& split) {
+  LW_CHECK(split == "test" || split == "train" || split == "val", "--split '", split,
+           "' is not known; use test, val or train");
+  auto corpus = load_corpus(c);
+  LW_CHECK(c.task == "lm" || !corpus.labels.empty(), "dataset ", c.dataset,
+           " has no labels to classify; train a text_decoder (task lm) on it");
+  if (c.task == "lm") corpus.labels.clear();  // language modelling splits documents unstratified
+  auto parts = split_corpus(corpus, c.val_fraction, c.test_fraction, c.split_seed);
+  return split == "train" ? parts.train : split == "val" ? parts.val : parts.test;
+}
+
+std::string tokenizer_path(const std::string& run_dir) {
+  return (run_dir.empty() ? std::string(".") : run_dir) + "/tokenizer.json";
+}
+
+// The run's tokenizer: RUN/tokenizer.json when it exists; otherwise trained on `train_texts` (if
+// given) and saved there.
+Tokenizer run_tokenizer(const DataConfig& c, const std::string& run_dir,
+                        const std::vector<std::string>* train_texts) {
+  const auto path = tokenizer_path(run_dir);
+  if (file_exists(path)) return Tokenizer::load(path);
+  LW_CHECK(train_texts, "'", path, "' is missing: the run's tokenizer is saved there when ",
+           "training starts");
+  auto tokenizer =
+      c.tokenizer == "byte" ? Tokenizer::bytes() : Tokenizer::train_bpe(*train_texts, c.vocab_size);
+  if (!run_dir.empty()) tokenizer.save(path);
+  return tokenizer;
+}
+
+// Classification: <cls> + tokens, truncated and padded to max_len: (N, max_len) and (N).
+Examples encode_documents(const DataConfig& c, const Tokenizer& tokenizer,
+                          const TextCorpus& corpus) {
+  EncodeOptions options;
+  options.max_len = c.max_len;
+  options.prepend_cls = true;
+  const auto batch = encode_batch(tokenizer, corpus.texts, options);
+  return {batch.ids, torch::tensor(corpus.labels, torch::kInt64)};
+}
+
+// Language modelling: <bos> text <eos> for every document, concatenated, cut into windows of
+// max_len + 1 tokens (the remainder is dropped): inputs (N, max_len), labels (N, max_len).
+Examples encode_stream(const DataConfig& c, const Tokenizer& tokenizer, const TextCorpus& corpus) {
+  std::vector<int64_t> stream;
+  for (const auto& text : corpus.texts) {
+    stream.push_back(kBosId);
+    const auto ids = tokenizer.encode(text);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+    stream.push_back(kEosId);
+  }
+  const int64_t window = c.max_len + 1;
+  const int64_t n = int64_t(stream.size()) / window;
+  LW_CHECK(n > 0, "the ", corpus.texts.size(), " documents hold ", stream.size(),
+           " tokens: fewer than one window of ", window);
+  const auto windows = torch::tensor(stream, torch::kInt64).slice(0, 0, n * window).view({n, window});
+  return {windows.slice(1, 0, c.max_len).contiguous(), windows.slice(1, 1, window).contiguous()};
+}
+
+Examples encode_split(const DataConfig& c, const Tokenizer& tokenizer, const TextCorpus& corpus) {
+  return c.task == "lm" ? encode_stream(c, tokenizer, corpus)
+                        : encode_documents(c, tokenizer, corpus);
+}
+
+Examples first(Examples examples, int64_t limit) {
+  if (limit > 0 && limit < examples.inputs.size(0)) {
+    examples.inputs = examples.inputs.slice(0, 0, limit);
+    examples.labels = examples.labels.slice(0, 0, limit);
+  }
+  return examples;
+}
+
+}  // namespace
+
+TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
+  check_text_config(c);
+  const auto train = corpus_split(c, "train");
+  const auto tokenizer = run_tokenizer(c, run_dir, &train.texts);
+  TaskData task;
+  task.train = first(encode_split(c, tokenizer, train), c.train_limit);
+  task.val = first(encode_split(c, tokenizer, corpus_split(c, "val")), c.val_limit);
+  task.vocab_size = tokenizer.vocab_size();
+  if (c.task == "lm") {
+    task.n_classes = tokenizer.vocab_size();
+  } else {
+    task.n_classes = int64_t(train.class_names.size());
+    task.class_names = train.class_names;
+  }
+  task.input_shape = {task.train.inputs.size(1)};
+  return task;
+}
+
+Examples load_text_split(const DataConfig& c, const std::string& split, int64_t max_samples,
+                         const std::string& run_dir) {
+  check_text_config(c);
+  LW_CHECK(max_samples >= 0, "--samples must be >= 0, got ", max_samples);
+  const auto tokenizer = run_tokenizer(c, run_dir, nullptr);
+  auto examples = encode_split(c, tokenizer, corpus_split(c, split));
+  if (split != "test") examples = first(examples, split == "train" ? c.train_limit : c.val_limit);
+  return first(examples, max_samples);
+}
+
+}  // namespace layerwise::data

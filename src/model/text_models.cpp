@@ -1,0 +1,69 @@
+#include "layerwise/model/text_models.h"
+
+#include "layerwise/core/error.h"
+#include "layerwise/model/block.h"
+
+namespace layerwise::model {
+
+TextTransformer::TextTransformer(const ModelConfig& config) : LayeredModel(config) {
+  const int64_t d = config.block.d_model;
+  tok_embed = register_module("tok_embed", torch::nn::Embedding(config.vocab_size, d));
+  pos_embed = register_parameter("pos_embed", torch::zeros({1, config.max_len, d}));
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t l = 0; l < config.n_layers; ++l) blocks->push_back(TransformerBlock(config.block));
+}
+
+torch::Tensor TextTransformer::embed(const torch::Tensor& ids) {
+  const auto& c = config();
+  LW_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64 && ids.size(1) >= 1,
+           c.arch, " expects token ids of shape (B, T) int64, got ", ids.sizes(), " ",
+           ids.scalar_type());
+  LW_CHECK(ids.size(1) <= c.max_len, c.arch, ": sequences of ", ids.size(1),
+           " tokens are longer than the model's max_len ", c.max_len);
+  const int64_t t = ids.size(1);
+  return tok_embed(ids) + pos_embed.slice(1, 0, t);  // (B, T, D)
+}
+
+torch::Tensor TextTransformer::token_mask(const torch::Tensor& ids) {
+  return ids.ne(kPadToken);  // (B, T)
+}
+
+torch::Tensor TextTransformer::block(int64_t layer, const torch::Tensor& h,
+                                     const torch::Tensor& mask) {
+  LW_CHECK(layer >= 1 && layer <= n_layers(), config().arch, " block ", layer, " is outside 1..",
+           n_layers());
+  return blocks[layer - 1]->as<TransformerBlock>()->forward(h, mask);
+}
+
+namespace {
+
+void init_text_weights(TextTransformer& model) {
+  init_transformer_weights(model);
+  truncated_normal_(model.tok_embed->weight, 0.02);
+  truncated_normal_(model.pos_embed, 0.02);
+}
+
+}  // namespace
+
+TextEncoderImpl::TextEncoderImpl(const ModelConfig& config) : TextTransformer(config) {
+  register_heads();
+  init_text_weights(*this);
+}
+
+torch::Tensor TextEncoderImpl::pool(const torch::Tensor& h, const torch::Tensor& mask) {
+  if (config().pool == "cls") return h.select(1, 0);  // (B, D)
+  if (!mask.defined()) return h.mean(1);
+  const auto weights = mask.unsqueeze(-1).to(h.scalar_type());      // (B, T, 1)
+  return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);       // (B, D)
+}
+
+TextDecoderImpl::TextDecoderImpl(const ModelConfig& config) : TextTransformer(config) {
+  register_heads(config.tie_embeddings ? tok_embed->weight : torch::Tensor());
+  init_text_weights(*this);
+}
+
+torch::Tensor TextDecoderImpl::pool(const torch::Tensor& h, const torch::Tensor&) {
+  return h;  // (B, T, D): the head reads every position
+}
+
+}  // namespace layerwise::model
