@@ -32,7 +32,8 @@ void add_options(CLI::App& app, ExitFlags& f) {
       "within --max-drop of the full model's); \"chosen\": that threshold on --split, and with\n"
       "--time-batches the measured wall-clock speed-up of the batch-dynamic runner (exited "
       "samples\n"
-      "really stop) against full depth.\n\n"
+      "really stop) against the plain full-depth forward pass, and its efficiency = wall-clock /\n"
+      "layer-count speed-up.\n\n"
       "Example:\n  layerwise exit runs/aligned --policy confidence --max-drop 0.005 --time-batches "
       "32,256");
   cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
@@ -79,7 +80,7 @@ int run(ExitFlags f, const GlobalFlags& global) {
               << ", speed-up " << c.at("speedup_layers") << "x in layers\n";
     for (const auto& t : c.at("timing"))
       std::cerr << "  batch " << t.at("batch_size") << ": wall-clock speed-up "
-                << t.at("speedup_wall") << "x\n";
+                << t.at("speedup_wall") << "x (efficiency " << t.at("efficiency") << ")\n";
   }
   std::cout << (f.options.out.empty() ? f.run_dir + "/exit.json" : f.options.out) << "\n";
   return 0;

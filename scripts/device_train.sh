@@ -57,7 +57,8 @@ for name in $names; do
   $lw eval "$runs/$name" --device cuda -q
   $lw similarity "$runs/$name" --device cuda --samples 5000 \
     --metrics cos,cka_linear,cka_debiased -q
-  $lw exit "$runs/$name" --device cuda --policy confidence --time-batches 1,32,256 -q
+  $lw exit "$runs/$name" --device cuda --policy confidence --time-batches 1,32,256 \
+    --time-samples "${EXIT_SAMPLES:-2048}" -q
   mkdir -p "$runs/results/$name"
   cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json,exit.json} \
     "$runs/$name"/*.csv "$runs/$name"/*.svg "$runs/results/$name/"

@@ -218,6 +218,8 @@ TEST(Cli, TrainEvalSimilarityOnARealRun) {
   EXPECT_EQ(similarity.at("layers_a").size(), 2u);  // blocks 1 and 2
   EXPECT_EQ(similarity.at("n_samples"), 300);
   EXPECT_NEAR(similarity.at("metrics").at("cos")[1][1].get<double>(), 1.0, 1e-6);
+  const double r = similarity.at("correlation_with_cos").at("cka_linear").get<double>();
+  EXPECT_TRUE(r >= -1.0 && r <= 1.0) << r;
   result =
       run("similarity " + dir + " --samples 300 --metrics cos --embeddings --pool mean -q --out " +
           dir + "/with_embeddings");

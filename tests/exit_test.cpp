@@ -3,6 +3,7 @@
 #include "layerwise/exit/policy.h"
 #include "layerwise/exit/runner.h"
 #include "layerwise/exit/sweep.h"
+#include "layerwise/exit/timing.h"
 #include "layerwise/model/layered_model.h"
 #include "test_util.h"
 
@@ -178,4 +179,27 @@ TEST(ExitSweep, SimulationMatchesTheRunnerAndCalibrationMeetsItsTarget) {
   EXPECT_EQ(le::calibrate_threshold(le::PolicyKind::depth, hand, 0.0), 3.0);   // no drop allowed
   EXPECT_EQ(le::calibrate_threshold(le::PolicyKind::depth, hand, 0.25), 2.0);  // one sample of 4
   EXPECT_EQ(le::calibrate_threshold(le::PolicyKind::depth, hand, 0.75), 1.0);
+}
+
+TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
+  torch::manual_seed(9);
+  auto config = lm::vit_preset("tiny");
+  config.n_layers = 4;
+  auto model = lm::make_model(config);
+  const auto images = torch::randn({40, 1, 28, 28});
+  layerwise::analysis::EvalOptions options;
+  options.batch_size = 16;
+  // Everyone leaves after layer 1: the ideal speed-up is L = 4.
+  const auto timing = layerwise::exit::time_early_exit(
+      *model, images, {layerwise::exit::PolicyKind::depth, 1.0},
+      layerwise::analysis::HeadChoice::last, options, 1);
+  EXPECT_EQ(timing.samples, 40);
+  EXPECT_EQ(timing.batch_size, 16);
+  EXPECT_DOUBLE_EQ(timing.mean_exit_layer, 1.0);
+  EXPECT_DOUBLE_EQ(timing.speedup_layers, 4.0);
+  EXPECT_GT(timing.early_exit_seconds, 0.0);
+  EXPECT_GT(timing.full_depth_seconds, 0.0);
+  EXPECT_DOUBLE_EQ(timing.speedup_wall, timing.full_depth_seconds / timing.early_exit_seconds);
+  const auto json = layerwise::exit::to_json(timing);
+  EXPECT_DOUBLE_EQ(json.at("efficiency").get<double>(), timing.speedup_wall / 4.0);
 }

@@ -19,6 +19,13 @@ nlohmann::json similarity_json(const SimilarityResults& results) {
   out["n_samples"] = results.n_samples;
   out["metrics"] = nlohmann::json::object();
   for (const auto& [name, matrix] : results.metrics) out["metrics"][name] = matrix_to_json(matrix);
+  // How closely each measure's layer-by-layer matrix tracks COS's (Pearson over the entries).
+  const auto cos = results.metrics.find("cos");
+  if (cos != results.metrics.end() && cos->second.numel() > 1) {
+    out["correlation_with_cos"] = nlohmann::json::object();
+    for (const auto& [name, matrix] : results.metrics)
+      if (name != "cos") out["correlation_with_cos"][name] = matrix_correlation(cos->second, matrix);
+  }
   out["seconds"] = results.seconds;
   out["inputs"] = results.inputs;
   out["options"] = results.options;

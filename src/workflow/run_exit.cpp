@@ -1,6 +1,5 @@
 #include "layerwise/workflow/run_exit.h"
 
-#include <chrono>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
@@ -9,30 +8,11 @@
 #include "layerwise/data/task_data.h"
 #include "layerwise/exit/runner.h"
 #include "layerwise/exit/sweep.h"
+#include "layerwise/exit/timing.h"
 #include "layerwise/train/checkpoint.h"
 
 namespace layerwise::workflow {
 
-namespace {
-
-// Median wall time of three runs of `body` after one warm-up.
-template <typename Body>
-double median_seconds(const torch::Device& device, Body&& body) {
-  std::vector<double> times;
-  for (int i = 0; i < 4; ++i) {
-    compat::synchronize(device);
-    const auto start = std::chrono::steady_clock::now();
-    body();
-    compat::synchronize(device);
-    if (i > 0)
-      times.push_back(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[1];
-}
-
-}  // namespace
 
 nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options) {
   const auto run = train::load_run(run_dir, options.eval.device);
@@ -82,18 +62,8 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   for (int64_t batch : options.time_batches) {
     auto eval = options.eval;
     eval.batch_size = batch;
-    const double early = median_seconds(
-        eval.device, [&] { exit::run_early_exit(*run.model, timed, policy, heads, eval); });
-    const double full = median_seconds(eval.device, [&] {
-      exit::run_early_exit(*run.model, timed,
-                           {exit::PolicyKind::depth, double(config.model.n_layers)}, heads, eval);
-    });
-    chosen["timing"].push_back({{"batch_size", batch},
-                                {"device", eval.device.str()},
-                                {"samples", timed.size(0)},
-                                {"early_exit_seconds", early},
-                                {"full_depth_seconds", full},
-                                {"speedup_wall", full / early}});
+    chosen["timing"].push_back(
+        exit::to_json(exit::time_early_exit(*run.model, timed, policy, heads, eval)));
   }
   result["chosen"] = chosen;
   const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;

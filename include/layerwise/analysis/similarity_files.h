@@ -21,6 +21,7 @@ struct SimilarityResults {
 };
 
 /// similarity.json's content: {"layers_a", "layers_b", "n_samples", "metrics": {name: rows},
+/// "correlation_with_cos": {name: Pearson r of the matrix entries} (when cos is among them),
 /// "seconds", "inputs", "options", "version"}.
 nlohmann::json similarity_json(const SimilarityResults& results);
 

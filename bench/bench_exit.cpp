@@ -1,0 +1,84 @@
+// Measured speed-up of early exit on a trained run: the batch-dynamic runner (exited samples leave
+// the batch) against the plain full-depth forward pass of the same model, at several batch sizes,
+// with the threshold calibrated on the validation split (or given).
+//
+//   build/bench/bench_exit runs/aligned --device cuda --batches 1,32,256 --samples 4096
+//
+// Prints one line per batch size: mean exit layer, the ideal layer-count speed-up L / mean exit
+// layer, the measured wall-clock speed-up, and their ratio (efficiency). --json FILE keeps the
+// whole exit.json (curves, calibration, timings).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "layerwise/core/compat.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/runtime.h"
+#include "layerwise/workflow/run_exit.h"
+
+namespace {
+
+std::vector<int64_t> parse_sizes(const std::string& list) {
+  std::vector<int64_t> sizes;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    int64_t size = 0;
+    try {
+      size = std::stoll(item);
+    } catch (const std::exception&) {
+    }
+    LW_CHECK(size >= 1, "--batches: '", item, "' is not a positive batch size");
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Wall-clock speed-up of early exit against full-depth inference"};
+  std::string run_dir, device = "cpu", policy = "confidence", batches = "1,32,256", json;
+  layerwise::workflow::RunExitOptions options;
+  options.time_samples = 4096;
+  app.add_option("RUN", run_dir, "run folder (from layerwise train)")->required();
+  app.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  app.add_option("--policy", policy, "confidence, entropy, patience or depth")
+      ->capture_default_str();
+  app.add_option("--threshold", options.threshold, "threshold (default: calibrated on val)");
+  app.add_option("--max-drop", options.max_drop, "calibration: accuracy drop allowed")
+      ->capture_default_str();
+  app.add_option("--batches", batches, "batch sizes to time")->capture_default_str();
+  app.add_option("--samples", options.time_samples, "test samples timed")->capture_default_str();
+  app.add_flag("--last-head", options.last_head, "multi-head runs: the last head everywhere");
+  app.add_option("--json", json, "where to write exit.json (default RUN/exit_bench.json)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    layerwise::configure_runtime(0);
+    options.policy = layerwise::exit::parse_policy(policy);
+    options.eval.device = layerwise::compat::parse_device(device);
+    options.time_batches = parse_sizes(batches);
+    options.out = json.empty() ? run_dir + "/exit_bench.json" : json;
+    const auto result = layerwise::workflow::run_exit(run_dir, options);
+    const auto& chosen = result.at("chosen");
+    std::printf("%s, %s policy, threshold %.4g: accuracy %.4f (full depth %.4f)\n",
+                run_dir.c_str(), policy.c_str(), chosen.at("threshold").get<double>(),
+                chosen.at("accuracy").get<double>(), result.at("full_accuracy").get<double>());
+    std::printf("%-8s %-8s %-10s %-12s %-12s %-10s %-10s %s\n", "device", "batch", "samples",
+                "early (s)", "full (s)", "exit layer", "layers x", "wall x (efficiency)");
+    for (const auto& t : chosen.at("timing"))
+      std::printf("%-8s %-8lld %-10lld %-12.4f %-12.4f %-10.2f %-10.2f %.2f (%.0f%%)\n",
+                  t.at("device").get<std::string>().c_str(),
+                  (long long)t.at("batch_size").get<int64_t>(),
+                  (long long)t.at("samples").get<int64_t>(),
+                  t.at("early_exit_seconds").get<double>(), t.at("full_depth_seconds").get<double>(),
+                  t.at("mean_exit_layer").get<double>(), t.at("speedup_layers").get<double>(),
+                  t.at("speedup_wall").get<double>(), 100 * t.at("efficiency").get<double>());
+    std::printf("exit.json: %s\n", options.out.c_str());
+  } catch (const std::exception& e) {
+    std::cerr << "bench_exit: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

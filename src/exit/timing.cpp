@@ -1,0 +1,83 @@
+#include "layerwise/exit/timing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "layerwise/core/compat.h"
+#include "layerwise/core/error.h"
+#include "layerwise/exit/runner.h"
+
+namespace layerwise::exit {
+
+namespace {
+
+// Median wall time of `repeats` runs of `body` after one warm-up run.
+template <typename Body>
+double median_seconds(const torch::Device& device, int64_t repeats, Body&& body) {
+  std::vector<double> times;
+  for (int64_t i = 0; i <= repeats; ++i) {
+    compat::synchronize(device);
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    compat::synchronize(device);
+    if (i > 0)
+      times.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// The model as it would be served without early exit: every block, then the last head once.
+void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
+                const analysis::EvalOptions& options) {
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  if (options.bf16) compat::set_cuda_bf16_autocast(true);
+  for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
+    const auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size))
+                       .to(options.device);
+    model.forward(x).argmax(-1).cpu();  // predictions reach the host, as the runner's do
+  }
+  if (options.bf16) compat::set_cuda_bf16_autocast(false);
+  model.train(was_training);
+}
+
+}  // namespace
+
+ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
+                           const ExitPolicy& policy, analysis::HeadChoice heads,
+                           const analysis::EvalOptions& options, int64_t repeats) {
+  LW_CHECK(inputs.size(0) > 0, "timing early exit: no samples");
+  LW_CHECK(repeats >= 1, "timing early exit: repeats must be >= 1, got ", repeats);
+  ExitTiming timing;
+  timing.batch_size = options.batch_size;
+  timing.device = options.device.str();
+  timing.samples = inputs.size(0);
+  ExitResult result;
+  timing.early_exit_seconds = median_seconds(options.device, repeats, [&] {
+    result = run_early_exit(model, inputs, policy, heads, options);
+  });
+  timing.full_depth_seconds =
+      median_seconds(options.device, repeats, [&] { full_depth(model, inputs, options); });
+  timing.mean_exit_layer = result.exit_layer.to(torch::kFloat64).mean().item<double>();
+  timing.speedup_layers = double(model.n_layers()) / timing.mean_exit_layer;
+  timing.speedup_wall = timing.full_depth_seconds / timing.early_exit_seconds;
+  return timing;
+}
+
+nlohmann::json to_json(const ExitTiming& t) {
+  return {{"batch_size", t.batch_size},
+          {"device", t.device},
+          {"samples", t.samples},
+          {"early_exit_seconds", t.early_exit_seconds},
+          {"full_depth_seconds", t.full_depth_seconds},
+          {"mean_exit_layer", t.mean_exit_layer},
+          {"speedup_layers", t.speedup_layers},
+          {"speedup_wall", t.speedup_wall},
+          {"efficiency", t.efficiency()}};
+}
+
+}  // namespace layerwise::exit
