@@ -35,7 +35,9 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
-  cmd->add_option("--pool", f.options.pool, "model (what the classifier reads; decoders: mean), cls (first token), mean or last")
+  cmd->add_option(
+         "--pool", f.options.pool,
+         "model (what the classifier reads; decoders: mean), cls (first token), mean or last")
       ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "output folder (default RUN)");
   cmd->add_flag("--embeddings", f.options.include_embeddings,

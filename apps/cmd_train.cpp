@@ -111,9 +111,11 @@ void add_options(CLI::App& app, TrainFlags& f) {
                   "spam-assassin: binary (ham / spam) or groups (easy ham, hard ham, spam)")
       ->capture_default_str();
   cmd->add_flag("--keep-headers", f.keep_headers, "spam-assassin: keep the mail headers");
-  cmd->add_option("--tokenizer", f.data.tokenizer, "text: bpe (trained on the training split) or byte")
+  cmd->add_option("--tokenizer", f.data.tokenizer,
+                  "text: bpe (trained on the training split) or byte")
       ->capture_default_str();
-  cmd->add_option("--vocab-size", f.data.vocab_size, "bpe: vocabulary size incl. 260 bytes+specials")
+  cmd->add_option("--vocab-size", f.data.vocab_size,
+                  "bpe: vocabulary size incl. 260 bytes+specials")
       ->capture_default_str();
   cmd->add_option("--max-len", f.data.max_len, "text: tokens per sequence (default: the preset's)")
       ->check(CLI::Range(2, 1 << 20));

@@ -62,19 +62,19 @@ int main(int argc, char** argv) {
     options.out = json.empty() ? run_dir + "/exit_bench.json" : json;
     const auto result = layerwise::workflow::run_exit(run_dir, options);
     const auto& chosen = result.at("chosen");
-    std::printf("%s, %s policy, threshold %.4g: accuracy %.4f (full depth %.4f)\n",
-                run_dir.c_str(), policy.c_str(), chosen.at("threshold").get<double>(),
+    std::printf("%s, %s policy, threshold %.4g: accuracy %.4f (full depth %.4f)\n", run_dir.c_str(),
+                policy.c_str(), chosen.at("threshold").get<double>(),
                 chosen.at("accuracy").get<double>(), result.at("full_accuracy").get<double>());
     std::printf("%-8s %-8s %-10s %-12s %-12s %-10s %-10s %s\n", "device", "batch", "samples",
                 "early (s)", "full (s)", "exit layer", "layers x", "wall x (efficiency)");
     for (const auto& t : chosen.at("timing"))
-      std::printf("%-8s %-8lld %-10lld %-12.4f %-12.4f %-10.2f %-10.2f %.2f (%.0f%%)\n",
-                  t.at("device").get<std::string>().c_str(),
-                  (long long)t.at("batch_size").get<int64_t>(),
-                  (long long)t.at("samples").get<int64_t>(),
-                  t.at("early_exit_seconds").get<double>(), t.at("full_depth_seconds").get<double>(),
-                  t.at("mean_exit_layer").get<double>(), t.at("speedup_layers").get<double>(),
-                  t.at("speedup_wall").get<double>(), 100 * t.at("efficiency").get<double>());
+      std::printf(
+          "%-8s %-8lld %-10lld %-12.4f %-12.4f %-10.2f %-10.2f %.2f (%.0f%%)\n",
+          t.at("device").get<std::string>().c_str(), (long long)t.at("batch_size").get<int64_t>(),
+          (long long)t.at("samples").get<int64_t>(), t.at("early_exit_seconds").get<double>(),
+          t.at("full_depth_seconds").get<double>(), t.at("mean_exit_layer").get<double>(),
+          t.at("speedup_layers").get<double>(), t.at("speedup_wall").get<double>(),
+          100 * t.at("efficiency").get<double>());
     std::printf("exit.json: %s\n", options.out.c_str());
   } catch (const std::exception& e) {
     std::cerr << "bench_exit: " << e.what() << "\n";

@@ -298,9 +298,10 @@ TEST(Cli, TextEncoderAndDecoderEndToEnd) {
     GTEST_SKIP() << "run scripts/fetch_spam_assassin.sh first";
   const auto root = layerwise::testing::temp_dir("cli_text");
   // A multi-head encoder on ham vs spam with a small BPE vocabulary.
-  auto result = run("train --preset encoder-tiny --objective multihead --epochs 1 --max-len 48 "
-                    "--vocab-size 400 --train-limit 300 --batch-size 32 -q --out " +
-                    root + "/enc");
+  auto result =
+      run("train --preset encoder-tiny --objective multihead --epochs 1 --max-len 48 "
+          "--vocab-size 400 --train-limit 300 --batch-size 32 -q --out " +
+          root + "/enc");
   ASSERT_EQ(result.code, 0) << result.output;
   const auto config = read_json(root + "/enc/config.json");
   EXPECT_EQ(config.at("model").at("arch"), "text_encoder");
@@ -317,9 +318,10 @@ TEST(Cli, TextEncoderAndDecoderEndToEnd) {
   EXPECT_GT(read_json(root + "/enc/exit.json").at("chosen").at("mean_exit_layer"), 0.99);
 
   // A byte-level decoder: eval reports perplexity per layer; early exit is refused.
-  result = run("train --preset decoder-tiny --tokenizer byte --max-len 24 --epochs 1 "
-               "--train-limit 200 --val-limit 50 --batch-size 16 -q --out " +
-               root + "/dec");
+  result =
+      run("train --preset decoder-tiny --tokenizer byte --max-len 24 --epochs 1 "
+          "--train-limit 200 --val-limit 50 --batch-size 16 -q --out " +
+          root + "/dec");
   ASSERT_EQ(result.code, 0) << result.output;
   result = run("eval " + root + "/dec --samples 20 -q");
   ASSERT_EQ(result.code, 0) << result.output;
@@ -331,7 +333,6 @@ TEST(Cli, TextEncoderAndDecoderEndToEnd) {
   EXPECT_NE(result.output.find("language model"), std::string::npos) << result.output;
   result = run("train --preset encoder-tiny --augment flip -q --out " + root + "/bad");
   EXPECT_EQ(result.code, 2);
-  EXPECT_NE(result.output.find("--augment flip is for images"), std::string::npos)
-      << result.output;
+  EXPECT_NE(result.output.find("--augment flip is for images"), std::string::npos) << result.output;
   layerwise::testing::remove_tree(root);
 }

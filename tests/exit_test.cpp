@@ -190,9 +190,9 @@ TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
   layerwise::analysis::EvalOptions options;
   options.batch_size = 16;
   // Everyone leaves after layer 1: the ideal speed-up is L = 4.
-  const auto timing = layerwise::exit::time_early_exit(
-      *model, images, {layerwise::exit::PolicyKind::depth, 1.0},
-      layerwise::analysis::HeadChoice::last, options, 1);
+  const auto timing =
+      layerwise::exit::time_early_exit(*model, images, {layerwise::exit::PolicyKind::depth, 1.0},
+                                       layerwise::analysis::HeadChoice::last, options, 1);
   EXPECT_EQ(timing.samples, 40);
   EXPECT_EQ(timing.batch_size, 16);
   EXPECT_DOUBLE_EQ(timing.mean_exit_layer, 1.0);

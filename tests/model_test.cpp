@@ -219,7 +219,7 @@ TEST(Block, DropoutActsOnlyWhileTraining) {
   dropped->eval();
   EXPECT_LT(max_diff(dropped(x), plain(x)), 1e-6);  // eval: the same function
   dropped->train();
-  EXPECT_GT(max_diff(dropped(x), plain(x)), 1e-3);  // training: branches are dropped
+  EXPECT_GT(max_diff(dropped(x), plain(x)), 1e-3);    // training: branches are dropped
   EXPECT_GT(max_diff(dropped(x), dropped(x)), 1e-3);  // and differently each call
 }
 

@@ -141,7 +141,8 @@ TEST(TextModel, PerTokenObjectiveMatchesHandComputation) {
     return -(picked * scored).sum() / scored.sum();
   };
   torch::Tensor expected = torch::zeros({});
-  for (int64_t l = 1; l <= 3; ++l) expected = expected + w[l - 1] * layer_ce(model->head(hidden[l]));
+  for (int64_t l = 1; l <= 3; ++l)
+    expected = expected + w[l - 1] * layer_ce(model->head(hidden[l]));
   const auto result = lt::objective_loss(*model, lt::Objective::aligned, weights, ids, labels);
   EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5);
   EXPECT_EQ(result.items.item<int64_t>(), 16);
@@ -161,8 +162,8 @@ TEST(TextModel, ConfigRoundTripAndErrors) {
   EXPECT_EQ(lm::to_json(lm::model_config_from_json(lm::to_json(config))), lm::to_json(config));
   auto j = lm::to_json(config);
   j["n_classes"] = 7;
-  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }),
-                       "must equal vocab_size"));
+  EXPECT_TRUE(
+      contains(error_message([&] { lm::model_config_from_json(j); }), "must equal vocab_size"));
   j = lm::to_json(text_config("encoder-small"));
   j["pool"] = "max";
   EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "pool 'max'"));

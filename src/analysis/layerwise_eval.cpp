@@ -80,7 +80,7 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
     // Items: one per sample, or every scored position of per-token models.
     const auto scored = model.per_token() ? y.ne(model::kIgnoreLabel) : torch::Tensor();
     if (scored.defined()) y = y.index({scored});  // (N_b)
-    std::vector<torch::Tensor> pooled;  // L of (N_b, D)
+    std::vector<torch::Tensor> pooled;            // L of (N_b, D)
     for (int64_t l = 1; l <= n_layers; ++l) {
       auto z = model.pool(hidden[l], mask);
       if (scored.defined()) z = z.index({scored});
@@ -107,7 +107,7 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
     scored_labels.push_back(y.to(torch::kCPU, torch::kInt64));
   }
-  return {torch::cat(predictions, 1), torch::cat(confidence, 1), torch::cat(entropy, 1),
+  return {torch::cat(predictions, 1), torch::cat(confidence, 1),  torch::cat(entropy, 1),
           torch::cat(loss, 1),        torch::cat(cos_to_last, 1), torch::cat(scored_labels)};
 }
 
@@ -140,17 +140,18 @@ nlohmann::json layerwise_summary(const LayerPredictions& p, double tolerance) {
   std::vector<int64_t> counts(histogram.data_ptr<int64_t>(),
                               histogram.data_ptr<int64_t>() + n_layers);
   const auto last = p.predictions[n_layers - 1].unsqueeze(0);  // (1, N)
-  return {{"n_samples", p.labels.numel()},
-          {"accuracy", vector_to_json(accuracy)},
-          {"agreement_with_last", vector_to_json(p.predictions.eq(last).to(torch::kFloat64).mean(1))},
-          {"final_accuracy", accuracy[n_layers - 1].item<double>()},
-          {"mean_confidence", vector_to_json(p.confidence.mean(1))},
-          {"loss", vector_to_json(p.loss.mean(1))},
-          {"cos_to_last", vector_to_json(p.cos_to_last.mean(1))},
-          {"saturation_layer_histogram", counts},
-          {"mean_saturation_layer", saturation.to(torch::kFloat64).mean().item<double>()},
-          {"minimal_depth", minimal_depth(accuracy, tolerance)},
-          {"minimal_depth_tolerance", tolerance}};
+  return {
+      {"n_samples", p.labels.numel()},
+      {"accuracy", vector_to_json(accuracy)},
+      {"agreement_with_last", vector_to_json(p.predictions.eq(last).to(torch::kFloat64).mean(1))},
+      {"final_accuracy", accuracy[n_layers - 1].item<double>()},
+      {"mean_confidence", vector_to_json(p.confidence.mean(1))},
+      {"loss", vector_to_json(p.loss.mean(1))},
+      {"cos_to_last", vector_to_json(p.cos_to_last.mean(1))},
+      {"saturation_layer_histogram", counts},
+      {"mean_saturation_layer", saturation.to(torch::kFloat64).mean().item<double>()},
+      {"minimal_depth", minimal_depth(accuracy, tolerance)},
+      {"minimal_depth_tolerance", tolerance}};
 }
 
 Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,

@@ -24,7 +24,8 @@ nlohmann::json similarity_json(const SimilarityResults& results) {
   if (cos != results.metrics.end() && cos->second.numel() > 1) {
     out["correlation_with_cos"] = nlohmann::json::object();
     for (const auto& [name, matrix] : results.metrics)
-      if (name != "cos") out["correlation_with_cos"][name] = matrix_correlation(cos->second, matrix);
+      if (name != "cos")
+        out["correlation_with_cos"][name] = matrix_correlation(cos->second, matrix);
   }
   out["seconds"] = results.seconds;
   out["inputs"] = results.inputs;

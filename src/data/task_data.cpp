@@ -8,9 +8,12 @@
 namespace layerwise::data {
 
 nlohmann::json to_json(const DataConfig& c) {
-  nlohmann::json j = {{"dataset", c.dataset},         {"dir", c.dir},
-                      {"val_fraction", c.val_fraction}, {"split_seed", c.split_seed},
-                      {"train_limit", c.train_limit},   {"val_limit", c.val_limit},
+  nlohmann::json j = {{"dataset", c.dataset},
+                      {"dir", c.dir},
+                      {"val_fraction", c.val_fraction},
+                      {"split_seed", c.split_seed},
+                      {"train_limit", c.train_limit},
+                      {"val_limit", c.val_limit},
                       {"mean", c.mean},
                       {"std", c.std}};
   if (c.is_text())
@@ -26,9 +29,10 @@ nlohmann::json to_json(const DataConfig& c) {
 
 DataConfig data_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "data config must be a JSON object");
-  const std::set<std::string> known = {
-      "dataset", "dir",    "val_fraction",  "split_seed", "train_limit", "val_limit", "mean", "std",
-      "task",    "labels", "strip_headers", "tokenizer",  "vocab_size",  "max_len", "test_fraction"};
+  const std::set<std::string> known = {"dataset",     "dir",       "val_fraction",  "split_seed",
+                                       "train_limit", "val_limit", "mean",          "std",
+                                       "task",        "labels",    "strip_headers", "tokenizer",
+                                       "vocab_size",  "max_len",   "test_fraction"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "data config: unknown field '", item.key(), "'");
   DataConfig c;
@@ -95,7 +99,8 @@ TaskData load_task(DataConfig& c, const std::string& run_dir) {
   TaskData task;
   task.train = take(file, train_index, c);
   auto val_index = split.val_index;
-  if (c.val_limit > 0 && c.val_limit < val_index.numel()) val_index = val_index.slice(0, 0, c.val_limit);
+  if (c.val_limit > 0 && c.val_limit < val_index.numel())
+    val_index = val_index.slice(0, 0, c.val_limit);
   task.val = take(file, val_index, c);
   task.n_classes = file.n_classes;
   task.class_names = file.class_names;

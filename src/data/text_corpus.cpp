@@ -300,7 +300,8 @@ SplitIndex split_indices(const TextCorpus& corpus, double val_fraction, double t
     split.val.insert(split.val.end(), docs.begin() + n_test, docs.begin() + n_test + n_val);
     split.train.insert(split.train.end(), docs.begin() + n_test + n_val, docs.end());
   }
-  // Each part in a seeded order that mixes the classes, so that its first N documents (--train-limit,
+  // Each part in a seeded order that mixes the classes, so that its first N documents
+  // (--train-limit,
   // --samples) are a fair sample rather than one group of the corpus.
   uint64_t stream = uint64_t(1) << 32;
   for (auto* part : {&split.train, &split.val, &split.test}) {

@@ -90,7 +90,8 @@ Examples encode_stream(const DataConfig& c, const Tokenizer& tokenizer, const Te
   const int64_t n = int64_t(stream.size()) / window;
   LW_CHECK(n > 0, "the ", corpus.texts.size(), " documents hold ", stream.size(),
            " tokens: fewer than one window of ", window);
-  const auto windows = torch::tensor(stream, torch::kInt64).slice(0, 0, n * window).view({n, window});
+  const auto windows =
+      torch::tensor(stream, torch::kInt64).slice(0, 0, n * window).view({n, window});
   return {windows.slice(1, 0, c.max_len).contiguous(), windows.slice(1, 1, window).contiguous()};
 }
 

@@ -26,8 +26,8 @@ void validate(const ModelConfig& c) {
     LW_CHECK(c.pool == "cls" || c.pool == "mean", "model pool '", c.pool,
              "' is not known; use cls or mean");
     LW_CHECK(c.arch == "text_encoder" || c.n_classes == c.vocab_size,
-             "a text_decoder predicts tokens: n_classes (", c.n_classes, ") must equal vocab_size (",
-             c.vocab_size, ")");
+             "a text_decoder predicts tokens: n_classes (", c.n_classes,
+             ") must equal vocab_size (", c.vocab_size, ")");
     LW_CHECK(c.arch == "text_decoder" || !c.tie_embeddings,
              "tie_embeddings is for text_decoder models");
     LW_CHECK(c.arch == "text_decoder" || !c.block.causal,
@@ -102,9 +102,8 @@ ModelConfig model_preset(const std::string& name) {
 }
 
 std::vector<std::string> model_preset_names() {
-  return {"tiny",          "small",         "medium",       "base",
-          "encoder-tiny",  "encoder-small", "encoder-base", "decoder-tiny",
-          "decoder-small", "decoder-base"};
+  return {"tiny",          "small",        "medium",       "base",          "encoder-tiny",
+          "encoder-small", "encoder-base", "decoder-tiny", "decoder-small", "decoder-base"};
 }
 
 std::string to_string(HeadMode mode) {
@@ -142,11 +141,11 @@ nlohmann::json to_json(const ModelConfig& c) {
 
 ModelConfig model_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "model config must be a JSON object");
-  const std::set<std::string> known = {
-      "arch",       "n_layers",    "d_model",   "n_heads",    "d_ff",    "ln_eps",
-      "pre_norm",   "gelu",        "causal",    "dropout",    "heads",   "n_classes",
-      "image_size", "patch_size",  "in_channels", "vocab_size", "max_len", "pool",
-      "tie_embeddings"};
+  const std::set<std::string> known = {"arch",       "n_layers",   "d_model",       "n_heads",
+                                       "d_ff",       "ln_eps",     "pre_norm",      "gelu",
+                                       "causal",     "dropout",    "heads",         "n_classes",
+                                       "image_size", "patch_size", "in_channels",   "vocab_size",
+                                       "max_len",    "pool",       "tie_embeddings"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "model config: unknown field '", item.key(), "'");
   ModelConfig c;

@@ -15,9 +15,8 @@ TextTransformer::TextTransformer(const ModelConfig& config) : LayeredModel(confi
 
 torch::Tensor TextTransformer::embed(const torch::Tensor& ids) {
   const auto& c = config();
-  LW_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64 && ids.size(1) >= 1,
-           c.arch, " expects token ids of shape (B, T) int64, got ", ids.sizes(), " ",
-           ids.scalar_type());
+  LW_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64 && ids.size(1) >= 1, c.arch,
+           " expects token ids of shape (B, T) int64, got ", ids.sizes(), " ", ids.scalar_type());
   LW_CHECK(ids.size(1) <= c.max_len, c.arch, ": sequences of ", ids.size(1),
            " tokens are longer than the model's max_len ", c.max_len);
   const int64_t t = ids.size(1);
@@ -53,8 +52,8 @@ TextEncoderImpl::TextEncoderImpl(const ModelConfig& config) : TextTransformer(co
 torch::Tensor TextEncoderImpl::pool(const torch::Tensor& h, const torch::Tensor& mask) {
   if (config().pool == "cls") return h.select(1, 0);  // (B, D)
   if (!mask.defined()) return h.mean(1);
-  const auto weights = mask.unsqueeze(-1).to(h.scalar_type());      // (B, T, 1)
-  return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);       // (B, D)
+  const auto weights = mask.unsqueeze(-1).to(h.scalar_type());  // (B, T, 1)
+  return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);  // (B, D)
 }
 
 TextDecoderImpl::TextDecoderImpl(const ModelConfig& config) : TextTransformer(config) {

@@ -37,7 +37,7 @@ NamedTensors named_parameters(torch::nn::Module& module) {
 
 // Per-step numbers kept on the device until the next flush (one host sync per flush).
 struct PendingStep {
-  int64_t step, epoch, batch;
+  int64_t step, epoch;
   double lr;
   torch::Tensor loss, layer_loss, correct, items, grad_norm;  // (), (L), (), (), ()
 };
@@ -174,8 +174,8 @@ class Trainer {
       const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
       optimizer_->step(lr);
       optimizer_->zero_grad();
-      pending.push_back({step + 1, epoch, index.size(0), lr, result.loss.detach(),
-                         result.layer_loss, result.correct, result.items, grad_norm});
+      pending.push_back({step + 1, epoch, lr, result.loss.detach(), result.layer_loss,
+                         result.correct, result.items, grad_norm});
       state_.step = step + 1;
       flush_samples += index.size(0);
 
@@ -228,14 +228,14 @@ class Trainer {
       const double loss = host_scalars[i][0].item<double>();
       LW_CHECK(std::isfinite(loss), "training diverged: loss is ", loss, " at step ", p.step,
                "; lower --lr or raise --warmup-epochs");
-      nlohmann::json line = {{"step", p.step},
-                             {"epoch", p.epoch},
-                             {"lr", p.lr},
-                             {"loss", loss},
-                             {"accuracy", host_scalars[i][1].item<double>() /
-                                              host_scalars[i][3].item<double>()},
-                             {"grad_norm", host_scalars[i][2].item<double>()},
-                             {"samples_per_second", samples_per_second}};
+      nlohmann::json line = {
+          {"step", p.step},
+          {"epoch", p.epoch},
+          {"lr", p.lr},
+          {"loss", loss},
+          {"accuracy", host_scalars[i][1].item<double>() / host_scalars[i][3].item<double>()},
+          {"grad_norm", host_scalars[i][2].item<double>()},
+          {"samples_per_second", samples_per_second}};
       if (config_.train.objective != Objective::standard)
         line["layer_loss"] = vector_to_json(host_layers[i]);
       log.write(line);
@@ -251,8 +251,7 @@ class Trainer {
                   (long long)state_.total_steps, host_scalars[pending.size() - 1][0].item<double>(),
                   host_scalars[pending.size() - 1][1].item<double>() /
                       host_scalars[pending.size() - 1][3].item<double>(),
-                  p.lr,
-                  samples_per_second, format_duration(remaining).c_str());
+                  p.lr, samples_per_second, format_duration(remaining).c_str());
     progress_.update(line);
     pending.clear();
   }

@@ -1,6 +1,5 @@
 #include "layerwise/workflow/run_exit.h"
 
-
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
@@ -12,7 +11,6 @@
 #include "layerwise/train/checkpoint.h"
 
 namespace layerwise::workflow {
-
 
 nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options) {
   const auto run = train::load_run(run_dir, options.eval.device);

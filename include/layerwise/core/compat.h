@@ -48,7 +48,8 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& key_mask = {}) {
   const int64_t t = q.size(-2);
   torch::Tensor allowed;  // (B, 1, T, T) or (T, T) bool: true where a query may attend
-  if (key_mask.defined()) allowed = key_mask.view({key_mask.size(0), 1, 1, t}).expand({-1, 1, t, t});
+  if (key_mask.defined())
+    allowed = key_mask.view({key_mask.size(0), 1, 1, t}).expand({-1, 1, t, t});
   if (causal && allowed.defined())
     allowed = allowed & torch::ones({t, t}, q.options().dtype(torch::kBool)).tril();
 #if TORCH_VERSION_MAJOR >= 2

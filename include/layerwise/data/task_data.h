@@ -19,25 +19,27 @@ namespace layerwise::data {
 
 struct DataConfig {
   std::string dataset = "fashion-mnist";  // fashion-mnist | idx | spam-assassin | jsonl | text
-  std::string dir;             // idx: folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
-                               // fashion-mnist: empty = Debian's; spam-assassin: empty = the
-                               // set-up script's cache; jsonl, text: the file
-  double val_fraction = 0.1;   // share of the training data held out for validation
+  std::string dir;            // idx: folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
+                              // fashion-mnist: empty = Debian's; spam-assassin: empty = the
+                              // set-up script's cache; jsonl, text: the file
+  double val_fraction = 0.1;  // share of the training data held out for validation
   double test_fraction = 0.2;  // text corpora (no test file of their own): share held out for test
   uint64_t split_seed = 0;     // seed of the splits
   int64_t train_limit = 0;     // > 0: train on the first train_limit training samples only
   int64_t val_limit = 0;       // > 0: validate on the first val_limit validation samples only
   double mean = 0, std = 0;    // pixel normalization; 0, 0: measured on the training split
   // text
-  std::string task = "classify";     // classify | lm (next-token prediction; text_decoder models)
-  std::string labels = "binary";     // spam-assassin: binary (ham / spam) | groups (easy ham,
-                                     // hard ham, spam)
-  bool strip_headers = true;         // spam-assassin: keep the message body only
-  std::string tokenizer = "bpe";     // bpe (trained on the training split) | byte
-  int64_t vocab_size = 4096;         // bpe: ids including the 260 specials and bytes
-  int64_t max_len = 256;             // tokens per sequence (classify: including <cls>)
+  std::string task = "classify";  // classify | lm (next-token prediction; text_decoder models)
+  std::string labels = "binary";  // spam-assassin: binary (ham / spam) | groups (easy ham,
+                                  // hard ham, spam)
+  bool strip_headers = true;      // spam-assassin: keep the message body only
+  std::string tokenizer = "bpe";  // bpe (trained on the training split) | byte
+  int64_t vocab_size = 4096;      // bpe: ids including the 260 specials and bytes
+  int64_t max_len = 256;          // tokens per sequence (classify: including <cls>)
 
-  bool is_text() const { return dataset == "spam-assassin" || dataset == "jsonl" || dataset == "text"; }
+  bool is_text() const {
+    return dataset == "spam-assassin" || dataset == "jsonl" || dataset == "text";
+  }
 };
 
 nlohmann::json to_json(const DataConfig& config);

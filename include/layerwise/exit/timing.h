@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
@@ -20,9 +20,9 @@ struct ExitTiming {
   int64_t samples = 0;
   double early_exit_seconds = 0;  // median of `repeats` runs after a warm-up
   double full_depth_seconds = 0;
-  double mean_exit_layer = 0;     // of the timed samples
-  double speedup_layers = 0;      // L / mean_exit_layer: the ideal
-  double speedup_wall = 0;        // full_depth_seconds / early_exit_seconds: what was measured
+  double mean_exit_layer = 0;  // of the timed samples
+  double speedup_layers = 0;   // L / mean_exit_layer: the ideal
+  double speedup_wall = 0;     // full_depth_seconds / early_exit_seconds: what was measured
   double efficiency() const { return speedup_wall / speedup_layers; }
 };
 

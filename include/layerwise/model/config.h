@@ -68,9 +68,10 @@ ModelConfig vit_preset(const std::string& name);
 std::vector<std::string> vit_preset_names();
 
 /// Named text model sizes (vocab_size and, for encoders, n_classes are set from the data):
-///   encoder-tiny  L=2,  d=32,  2 heads, 64 tokens     decoder-tiny  L=2,  d=32,  2 heads, 32 tokens
-///   encoder-small L=6,  d=128, 4 heads, 256 tokens    decoder-small L=6,  d=128, 4 heads, 128 tokens
-///   encoder-base  L=12, d=384, 6 heads, 512 tokens    decoder-base  L=12, d=384, 6 heads, 256 tokens
+///   encoder-tiny  L=2,  d=32,  2 heads, 64 tokens     decoder-tiny  L=2,  d=32,  2 heads, 32
+///   tokens encoder-small L=6,  d=128, 4 heads, 256 tokens    decoder-small L=6,  d=128, 4 heads,
+///   128 tokens encoder-base  L=12, d=384, 6 heads, 512 tokens    decoder-base  L=12, d=384, 6
+///   heads, 256 tokens
 /// Pre-LN blocks with LayerNorm eps 1e-5; decoders use GPT-2's tanh GELU.
 ModelConfig text_preset(const std::string& name);
 

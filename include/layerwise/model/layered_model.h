@@ -4,8 +4,8 @@
 // hidden[0] is the embedding output, hidden[l] the output of block l (l = 1..L). Text inputs carry
 // padding: token_mask(input) marks the real positions, and block() and pool() take that mask
 // (undefined for images: every position is real). pool() turns a hidden state into the
-// representation the classifier reads (ViT: the class token; a decoder: every position), and head() is
-// classifier(final_norm(.)) — the last layer's classifier — which the aligned objective, the
+// representation the classifier reads (ViT: the class token; a decoder: every position), and head()
+// is classifier(final_norm(.)) — the last layer's classifier — which the aligned objective, the
 // layer-wise evaluation and the early-exit runner apply to every layer. Models built with
 // HeadMode::per_layer also carry a separate head (own norm + linear) for each layer 1..L-1, the
 // multi-exit baseline; head_at(z, l) selects it.
@@ -70,7 +70,7 @@ class LayeredModel : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input);
 
   torch::nn::LayerNorm final_norm{nullptr};
-  torch::nn::Linear classifier{nullptr};  // null when tied: see output_weight()
+  torch::nn::Linear classifier{nullptr};      // null when tied: see output_weight()
   torch::nn::ModuleList exit_heads{nullptr};  // per_layer: L - 1 ExitHeads; shared: empty
 
  protected:
