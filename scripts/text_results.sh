@@ -4,7 +4,7 @@
 # on the same messages as a language model, standard vs aligned. Every run is then evaluated layer
 # by layer on its test split and its COS / CKA matrices are computed.
 #
-#   scripts/text_results.sh [OUT]      (default OUT=text_runs; ~40 min on 2 cores)
+#   scripts/text_results.sh [OUT]      (default OUT=text_runs; 40 to 60 min on 2 cores)
 #
 # Needs the corpus (scripts/setup.sh or scripts/fetch_spam_assassin.sh) and a built layerwise.
 set -euo pipefail
