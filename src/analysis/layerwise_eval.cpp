@@ -5,6 +5,7 @@
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
+#include "layerwise/model/text_models.h"
 
 namespace layerwise::analysis {
 
@@ -37,13 +38,9 @@ torch::Tensor pool_tokens(model::LayeredModel& model, const torch::Tensor& h,
                           const torch::Tensor& mask, const std::string& pool) {
   if (h.dim() == 2) return h;  // already one vector per sample
   if (pool == "model" && !model.per_token()) return model.pool(h, mask);
-  if (pool == "cls") return h.select(1, 0);  // (B, D)
-  if (pool == "mean" || pool == "model") {   // per-token models: the mean over real tokens
-    if (!mask.defined()) return h.mean(1);
-    const auto weights = mask.unsqueeze(-1).to(h.scalar_type());  // (B, T, 1)
-    return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);  // (B, D)
-  }
-  if (pool == "last") {  // the last real token
+  if (pool == "cls") return h.select(1, 0);                                   // (B, D)
+  if (pool == "mean" || pool == "model") return model::masked_mean(h, mask);  // decoders: "model"
+  if (pool == "last") {                                                       // the last real token
     if (!mask.defined()) return h.select(1, h.size(1) - 1);
     const auto last = (mask.sum(1) - 1).clamp_min(0);  // (B)
     return h.gather(1, last.view({-1, 1, 1}).expand({-1, 1, h.size(2)})).squeeze(1);

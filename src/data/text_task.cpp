@@ -37,14 +37,18 @@ TextCorpus load_corpus(const DataConfig& c) {
   return c.dataset == "jsonl" ? load_jsonl(c.dir) : load_text_file(c.dir);
 }
 
-TextCorpus corpus_split(const DataConfig& c, const std::string& split) {
-  LW_CHECK(split == "test" || split == "train" || split == "val", "--split '", split,
-           "' is not known; use test, val or train");
+TextSplits corpus_splits(const DataConfig& c) {
   auto corpus = load_corpus(c);
   LW_CHECK(c.task == "lm" || !corpus.labels.empty(), "dataset ", c.dataset,
            " has no labels to classify; train a text_decoder (task lm) on it");
   if (c.task == "lm") corpus.labels.clear();  // language modelling splits documents unstratified
-  auto parts = split_corpus(corpus, c.val_fraction, c.test_fraction, c.split_seed);
+  return split_corpus(corpus, c.val_fraction, c.test_fraction, c.split_seed);
+}
+
+TextCorpus corpus_split(const DataConfig& c, const std::string& split) {
+  LW_CHECK(split == "test" || split == "train" || split == "val", "--split '", split,
+           "' is not known; use test, val or train");
+  auto parts = corpus_splits(c);
   return split == "train" ? parts.train : split == "val" ? parts.val : parts.test;
 }
 
@@ -112,11 +116,12 @@ Examples first(Examples examples, int64_t limit) {
 
 TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
   check_text_config(c);
-  const auto train = corpus_split(c, "train");
+  const auto parts = corpus_splits(c);  // one load for both splits
+  const auto& train = parts.train;
   const auto tokenizer = run_tokenizer(c, run_dir, &train.texts);
   TaskData task;
   task.train = first(encode_split(c, tokenizer, train), c.train_limit);
-  task.val = first(encode_split(c, tokenizer, corpus_split(c, "val")), c.val_limit);
+  task.val = first(encode_split(c, tokenizer, parts.val), c.val_limit);
   task.vocab_size = tokenizer.vocab_size();
   if (c.task == "lm") {
     task.n_classes = tokenizer.vocab_size();

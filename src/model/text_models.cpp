@@ -5,6 +5,12 @@
 
 namespace layerwise::model {
 
+torch::Tensor masked_mean(const torch::Tensor& h, const torch::Tensor& mask) {
+  if (!mask.defined()) return h.mean(1);
+  const auto weights = mask.unsqueeze(-1).to(h.scalar_type());  // (B, T, 1)
+  return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);  // (B, D)
+}
+
 TextTransformer::TextTransformer(const ModelConfig& config) : LayeredModel(config) {
   const int64_t d = config.block.d_model;
   tok_embed = register_module("tok_embed", torch::nn::Embedding(config.vocab_size, d));
@@ -51,9 +57,7 @@ TextEncoderImpl::TextEncoderImpl(const ModelConfig& config) : TextTransformer(co
 
 torch::Tensor TextEncoderImpl::pool(const torch::Tensor& h, const torch::Tensor& mask) {
   if (config().pool == "cls") return h.select(1, 0);  // (B, D)
-  if (!mask.defined()) return h.mean(1);
-  const auto weights = mask.unsqueeze(-1).to(h.scalar_type());  // (B, T, 1)
-  return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0);  // (B, D)
+  return masked_mean(h, mask);
 }
 
 TextDecoderImpl::TextDecoderImpl(const ModelConfig& config) : TextTransformer(config) {

@@ -18,6 +18,9 @@ namespace layerwise::model {
 /// The padding id of every tokenizer of the project (data/tokenizer.h's kPadId).
 inline constexpr int64_t kPadToken = 0;
 
+/// Mean over the real tokens: (B, T, D) with mask (B, T) bool -> (B, D); undefined mask: all real.
+torch::Tensor masked_mean(const torch::Tensor& h, const torch::Tensor& mask);
+
 /// Token and learned position embeddings, and the blocks, shared by both text models.
 class TextTransformer : public LayeredModel {
  public:
