@@ -1,5 +1,4 @@
 #include <iostream>
-#include <sstream>
 
 #include "cli.h"
 #include "layerwise/core/compat.h"
@@ -12,6 +11,7 @@ namespace {
 
 struct ExitFlags {
   std::string run_dir, device = "cpu", policy = "confidence", time_batches;
+  bool bf16 = false;
   workflow::RunExitOptions options;
 };
 
@@ -56,22 +56,15 @@ void add_options(CLI::App& app, ExitFlags& f) {
       ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "exit.json path (default RUN/exit.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--bf16", f.bf16, "CUDA: bf16 autocast (curves and timings)");
 }
 
 int run(ExitFlags f, const GlobalFlags& global) {
   f.options.policy = exit::parse_policy(f.policy);
   if (f.options.threshold >= 0) exit::validate({f.options.policy, f.options.threshold});
   f.options.eval.device = compat::parse_device(f.device);
-  std::stringstream list(f.time_batches);
-  for (std::string item; std::getline(list, item, ',');) {
-    int64_t batch = 0;
-    try {
-      batch = std::stoll(item);
-    } catch (const std::exception&) {
-    }
-    LW_CHECK(batch >= 1, "--time-batches: '", item, "' is not a positive batch size");
-    f.options.time_batches.push_back(batch);
-  }
+  f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
+  f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
   const auto result = workflow::run_exit(f.run_dir, f.options);
   if (!global.quiet) {
     const auto& c = result.at("chosen");

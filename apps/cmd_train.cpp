@@ -69,7 +69,7 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--heads", f.heads, "override: attention heads")->check(CLI::Range(1, 1024));
   cmd->add_option("--d-ff", f.d_ff, "override: MLP width")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--patch-size", f.patch_size, "override: patch size")->check(CLI::Range(1, 1024));
-  cmd->add_option("--pool", f.pool, "text encoders: cls (the <cls> token) or mean");
+  cmd->add_option("--pool", f.pool, "what the head reads: cls (the class token) or mean (of the patches / real tokens)");
   cmd->add_flag("--tie-embeddings", f.tie_embeddings,
                 "text decoders: the output projection is the token embedding");
   cmd->add_option("--dropout", f.dropout, "override: residual dropout while training, in [0, 1)")

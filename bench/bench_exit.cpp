@@ -11,31 +11,11 @@
 
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/runtime.h"
 #include "layerwise/workflow/run_exit.h"
-
-namespace {
-
-std::vector<int64_t> parse_sizes(const std::string& list) {
-  std::vector<int64_t> sizes;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) {
-    int64_t size = 0;
-    try {
-      size = std::stoll(item);
-    } catch (const std::exception&) {
-    }
-    LW_CHECK(size >= 1, "--batches: '", item, "' is not a positive batch size");
-    sizes.push_back(size);
-  }
-  return sizes;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Wall-clock speed-up of early exit against full-depth inference"};
@@ -52,13 +32,15 @@ int main(int argc, char** argv) {
   app.add_option("--batches", batches, "batch sizes to time")->capture_default_str();
   app.add_option("--samples", options.time_samples, "test samples timed")->capture_default_str();
   app.add_flag("--last-head", options.last_head, "multi-head runs: the last head everywhere");
+  app.add_flag("--bf16", options.eval.bf16, "CUDA: bf16 autocast");
   app.add_option("--json", json, "where to write exit.json (default RUN/exit_bench.json)");
   CLI11_PARSE(app, argc, argv);
   try {
     layerwise::configure_runtime(0);
     options.policy = layerwise::exit::parse_policy(policy);
     options.eval.device = layerwise::compat::parse_device(device);
-    options.time_batches = parse_sizes(batches);
+    options.eval.bf16 = options.eval.bf16 && options.eval.device.is_cuda();
+    options.time_batches = layerwise::workflow::parse_batch_sizes(batches, "--batches");
     options.out = json.empty() ? run_dir + "/exit_bench.json" : json;
     const auto result = layerwise::workflow::run_exit(run_dir, options);
     const auto& chosen = result.at("chosen");

@@ -4,11 +4,15 @@
 # the one GPU, evaluates each layer by layer on the test set, computes COS / CKA matrices and
 # measures early exit (confidence policy, calibrated on validation, timed at batch 1, 32 and 256).
 # The small result files (config, metrics, eval, similarity, exit) go to $OUT/results.tgz, one folder per
-# objective.
+# run.
 #
-#   PRESET=medium EPOCHS=15 AUGMENTS="none flip" EXTRA="--batch-size 256" scripts/device_train.sh
-#                                                  (the RESULTS.md runs: 6 at once on one H200)
+# Runs are VARIANTS x objectives; a variant is "name=flags" (flags added to EXTRA), variants are
+# separated by ';'. Runs go round-robin over the GPUs of the machine, all at once.
+#
+#   PRESET=medium EPOCHS=15 VARIANTS="none=--augment none;flip=--augment flip" scripts/device_train.sh
+#                                                  (6 runs at once)
 #   EPOCHS=1 ONLY=aligned scripts/device_train.sh  (a timing run)
+#   EXIT_BATCHES= ...                              (exit curves without wall-clock timing)
 #
 # The machine has no datasets: carry Fashion-MNIST in .deps/fashion-mnist (the four .gz files from
 # /usr/share/datasets/fashion-mnist).
@@ -18,7 +22,8 @@ out=${OUT:-out}
 preset=${PRESET:-medium}
 epochs=${EPOCHS:-30}
 objectives=${ONLY:-standard aligned multihead}
-augments=${AUGMENTS:-flip}
+variants=${VARIANTS:-flip=--augment flip}
+exit_batches=${EXIT_BATCHES-1,32,256}
 data=${DATA_DIR:-$PWD/.deps/fashion-mnist}
 extra=${EXTRA:-}
 mkdir -p "$out"
@@ -38,26 +43,32 @@ lw=build-cuda/layerwise
 runs=/tmp/layerwise_runs
 rm -rf "$runs"
 mkdir -p "$runs"
-echo "== training $objectives with augmentation $augments: $preset, $epochs epochs"
+echo "== training $objectives, variants '$variants': $preset, $epochs epochs"
 names=""
-gpus=$(nvidia-smi -L | wc -l)  # runs go round-robin over the GPUs of the machine
+gpus=$(nvidia-smi -L | wc -l)
 i=0
-for augment in $augments; do for objective in $objectives; do names="$names $objective-$augment"; done; done
-for augment in $augments; do for objective in $objectives; do
-  objective_run="$objective-$augment"
-  device="cuda:$((i % gpus))"
-  i=$((i + 1))
-  timeout "${TRAIN_TIMEOUT:-3000}" $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" --device "$device" \
-    --augment "$augment" --data-dir "$data" $extra --out "$runs/$objective_run" \
-    >"$out/train_$objective_run.log" 2>&1 &
-done; done
+IFS=';' read -ra variant_list <<<"$variants"
+for variant in "${variant_list[@]}"; do
+  variant_name=${variant%%=*}
+  variant_flags=${variant#*=}
+  for objective in $objectives; do
+    name="$objective-$variant_name"
+    names="$names $name"
+    device="cuda:$((i % gpus))"
+    i=$((i + 1))
+    # shellcheck disable=SC2086  # flags are word lists
+    timeout "${TRAIN_TIMEOUT:-3000}" $lw train --preset "$preset" --objective "$objective" --epochs "$epochs" \
+      --device "$device" --data-dir "$data" $extra $variant_flags --out "$runs/$name" \
+      >"$out/train_$name.log" 2>&1 &
+  done
+done
 wait
 for name in $names; do
   tail -3 "$out/train_$name.log"
   $lw eval "$runs/$name" --device cuda -q
   $lw similarity "$runs/$name" --device cuda --samples 5000 \
     --metrics cos,cka_linear,cka_debiased -q
-  $lw exit "$runs/$name" --device cuda --policy confidence --time-batches 1,32,256 \
+  $lw exit "$runs/$name" --device cuda --policy confidence ${exit_batches:+--time-batches "$exit_batches"} \
     --time-samples "${EXIT_SAMPLES:-2048}" -q
   mkdir -p "$runs/results/$name"
   cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json,exit.json} \

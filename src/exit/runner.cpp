@@ -7,8 +7,16 @@ namespace layerwise::exit {
 
 namespace {
 
+// out[rows] = where(leaving, values, out[rows]): the rows that leave write their results, the
+// others keep theirs, without a host sync.
+void write_leaving(torch::Tensor& out, const torch::Tensor& rows, const torch::Tensor& leaving,
+                   const torch::Tensor& values) {
+  out.index_copy_(0, rows, torch::where(leaving, values, out.index_select(0, rows)));
+}
+
 // The rows of one batch: runs them until every sample has exited, writing into the outputs at
-// their positions in the batch.
+// their positions in the batch. One host sync per layer: the number of rows that stay decides the
+// next block's shape.
 void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPolicy& policy,
                analysis::HeadChoice heads, torch::Tensor& predictions, torch::Tensor& exit_layer,
                torch::Tensor& confidence) {
@@ -17,25 +25,25 @@ void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPol
            model.config().arch, " predicts every token");
   auto mask = model.token_mask(x);  // (B, T) or undefined
   auto h = model.embed(x);          // (B, T, D)
-  auto rows = torch::arange(x.size(0), torch::dtype(torch::kInt64).device(x.device()));  // (B)
+  auto rows = torch::arange(x.size(0), torch::dtype(torch::kInt64).device(x.device()));  // (b)
   auto state = initial_state(x.size(0), x.device());
-  for (int64_t layer = 1; layer <= n_layers && rows.numel() > 0; ++layer) {
+  for (int64_t layer = 1; layer <= n_layers; ++layer) {
     h = model.block(layer, h, mask);     // (b, T, D)
     const auto z = model.pool(h, mask);  // (b, D)
     const auto logits =
         heads == analysis::HeadChoice::last ? model.head(z) : model.head_at(z, layer);
     const auto leaving = should_exit(policy, logits, layer, n_layers, state);  // (b) bool
-    const auto done = rows.index({leaving});                                   // positions retired
-    const auto probabilities = logits.index({leaving}).to(torch::kFloat32).softmax(-1);
-    const auto [top_p, top_class] = probabilities.max(-1);
-    predictions.index_put_({done}, top_class);
-    exit_layer.index_put_({done}, layer);
-    confidence.index_put_({done}, top_p);
-    const auto staying = leaving.logical_not();
-    if (!staying.any().item<bool>()) break;  // the per-layer host sync
-    h = h.index({staying});
-    if (mask.defined()) mask = mask.index({staying});
-    rows = rows.index({staying});
+    const auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
+    write_leaving(predictions, rows, leaving, top_class);
+    write_leaving(exit_layer, rows, leaving, torch::full_like(top_class, layer));
+    write_leaving(confidence, rows, leaving, top_p);
+    if (layer == n_layers) break;
+    const auto staying = leaving.logical_not().nonzero().squeeze(1);  // (b') the host sync
+    if (staying.size(0) == 0) break;
+    if (staying.size(0) == rows.size(0)) continue;  // nobody left: no gather
+    h = h.index_select(0, staying);
+    if (mask.defined()) mask = mask.index_select(0, staying);
+    rows = rows.index_select(0, staying);
     state = select_rows(state, staying);
   }
 }

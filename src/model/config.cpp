@@ -19,12 +19,12 @@ void validate(const ModelConfig& c) {
   LW_CHECK(b.gelu == "exact" || b.gelu == "tanh", "model gelu '", b.gelu,
            "' is not known; use exact or tanh");
   LW_CHECK(c.n_classes >= 2, "model n_classes must be >= 2, got ", c.n_classes);
+  LW_CHECK(c.pool == "cls" || c.pool == "mean", "model pool '", c.pool,
+           "' is not known; use cls or mean");
   if (c.is_text()) {
     LW_CHECK(c.vocab_size >= 5, "model vocab_size must be >= 5 (specials + bytes), got ",
              c.vocab_size);
     LW_CHECK(c.max_len >= 2, "model max_len must be >= 2, got ", c.max_len);
-    LW_CHECK(c.pool == "cls" || c.pool == "mean", "model pool '", c.pool,
-             "' is not known; use cls or mean");
     LW_CHECK(c.arch == "text_encoder" || c.n_classes == c.vocab_size,
              "a text_decoder predicts tokens: n_classes (", c.n_classes,
              ") must equal vocab_size (", c.vocab_size, ")");

@@ -1,5 +1,7 @@
 #include "layerwise/workflow/run_exit.h"
 
+#include <sstream>
+
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
@@ -32,6 +34,7 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
       {"objective", train::to_string(config.train.objective)},
       {"split", options.split},
       {"n_layers", config.model.n_layers},
+      {"precision", options.eval.bf16 ? "bf16" : "float32"},
       {"full_accuracy", analysis::layer_accuracy(p)[config.model.n_layers - 1].item<double>()},
       {"version", version_string()}};
   result["points"] = nlohmann::json::array();
@@ -67,6 +70,23 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;
   write_file_atomic(path, result.dump(2) + "\n");
   return result;
+}
+
+std::vector<int64_t> parse_batch_sizes(const std::string& list, const std::string& flag) {
+  std::vector<int64_t> sizes;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    int64_t size = 0;
+    try {
+      size_t used = 0;
+      size = std::stoll(item, &used);
+      if (used != item.size()) size = 0;
+    } catch (const std::exception&) {
+    }
+    LW_CHECK(size >= 1, flag, ": '", item, "' is not a positive batch size");
+    sizes.push_back(size);
+  }
+  return sizes;
 }
 
 }  // namespace layerwise::workflow

@@ -34,6 +34,7 @@ enum class HeadMode { shared, per_layer };
 /// Every model of the project: the architecture family and its sizes. Fields of other families
 /// are ignored (and kept at their defaults in config files).
 ///   vit           a vision transformer over square images cut into square patches, class token
+///                 (pool "cls") or the mean of the patch tokens (pool "mean") read by the head
 ///   text_encoder  token + position embeddings, bidirectional blocks, class-token or mean pooling
 ///   text_decoder  causal blocks; the head predicts the next token at every position
 struct ModelConfig {
@@ -49,7 +50,7 @@ struct ModelConfig {
   // text_encoder, text_decoder
   int64_t vocab_size = 0;       // token ids 0..vocab_size-1; 0 until a tokenizer sets it
   int64_t max_len = 256;        // longest sequence (learned position embeddings)
-  std::string pool = "cls";     // text_encoder: "cls" (position 0) or "mean" (over real tokens)
+  std::string pool = "cls";     // "cls" (position 0) or "mean" (over patches / real tokens)
   bool tie_embeddings = false;  // text_decoder: the output projection is the token embedding
 
   bool is_text() const { return arch == "text_encoder" || arch == "text_decoder"; }

@@ -30,4 +30,7 @@ struct RunExitOptions {
 /// full depth at each batch size, writes exit.json and returns it.
 nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options);
 
+/// "1,32,256" -> {1, 32, 256}; throws naming `flag` on an item that is not a positive integer.
+std::vector<int64_t> parse_batch_sizes(const std::string& list, const std::string& flag);
+
 }  // namespace layerwise::workflow
