@@ -10,7 +10,8 @@ namespace layerwise::cli {
 namespace {
 
 struct ExitFlags {
-  std::string run_dir, device = "cpu", policy = "confidence", time_batches;
+  std::string run_dir, device = "cpu", policy = "confidence", time_batches,
+                       time_schedules = "batch,stream";
   bool bf16 = false;
   workflow::RunExitOptions options;
 };
@@ -57,6 +58,10 @@ void add_options(CLI::App& app, ExitFlags& f) {
   cmd->add_option("--out,-o", f.options.out, "exit.json path (default RUN/exit.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--bf16", f.bf16, "CUDA: bf16 autocast (curves and timings)");
+  cmd->add_option("--time-schedules", f.time_schedules,
+                  "runner schedules to time: batch (each batch to its end), stream (full block "
+                  "calls across batches)")
+      ->capture_default_str();
 }
 
 int run(ExitFlags f, const GlobalFlags& global) {
@@ -65,6 +70,7 @@ int run(ExitFlags f, const GlobalFlags& global) {
   f.options.eval.device = compat::parse_device(f.device);
   f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
+  f.options.time_schedules = workflow::parse_schedules(f.time_schedules, "--time-schedules");
   const auto result = workflow::run_exit(f.run_dir, f.options);
   if (!global.quiet) {
     const auto& c = result.at("chosen");
@@ -72,8 +78,9 @@ int run(ExitFlags f, const GlobalFlags& global) {
               << result.at("full_accuracy") << "), mean exit layer " << c.at("mean_exit_layer")
               << ", speed-up " << c.at("speedup_layers") << "x in layers\n";
     for (const auto& t : c.at("timing"))
-      std::cerr << "  batch " << t.at("batch_size") << ": wall-clock speed-up "
-                << t.at("speedup_wall") << "x (efficiency " << t.at("efficiency") << ")\n";
+      std::cerr << "  batch " << t.at("batch_size") << " (" << t.at("schedule").get<std::string>()
+                << "): wall-clock speed-up " << t.at("speedup_wall") << "x (efficiency "
+                << t.at("efficiency") << ")\n";
   }
   std::cout << (f.options.out.empty() ? f.run_dir + "/exit.json" : f.options.out) << "\n";
   return 0;

@@ -96,44 +96,64 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
   la::EvalOptions options;
   options.batch_size = 10;  // three batches, the last one short
 
-  // Nobody may exit early: the full model's predictions, everyone at layer 4.
-  auto never = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 1.0},
-                                  la::HeadChoice::last, options);
-  {
-    torch::NoGradGuard no_grad;
-    EXPECT_TRUE(never.predictions.equal(model->forward(images).argmax(1)));
-  }
-  EXPECT_TRUE((never.exit_layer == 4).all().item<bool>());
-
-  // Everyone exits at layer 1.
-  auto all_first = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 0.0},
-                                      la::HeadChoice::last, options);
-  EXPECT_TRUE((all_first.exit_layer == 1).all().item<bool>());
-
-  // A mix: the per-sample reference loop decides the same, in input order, with either head. The
-  // confidence threshold is the median at layer 1, so about half the samples leave there.
+  // A confidence threshold at the median of layer 1, so about half the samples leave there.
   double median = 0;
   {
     torch::NoGradGuard no_grad;
     const auto z = model->pool(model->forward_layers(images, 1)[1]);
     median = model->head(z).softmax(1).amax(1).median().item<double>();
   }
-  for (auto heads : {la::HeadChoice::last, la::HeadChoice::own}) {
-    for (const le::ExitPolicy policy : {le::ExitPolicy{le::PolicyKind::confidence, median},
-                                        le::ExitPolicy{le::PolicyKind::entropy, 0.9985},
-                                        le::ExitPolicy{le::PolicyKind::patience, 2}}) {
-      const auto result = le::run_early_exit(*model, images, policy, heads, options);
-      if (policy.kind == le::PolicyKind::confidence && heads == la::HeadChoice::last) {
-        EXPECT_GT((result.exit_layer == 1).sum().item<int64_t>(), 5);
-        EXPECT_GT((result.exit_layer > 1).sum().item<int64_t>(), 5);
-      }
-      for (int64_t i = 0; i < images.size(0); ++i) {
-        const auto [prediction, layer] = exit_one(*model, images[i], policy, heads);
-        EXPECT_EQ(result.predictions[i].item<int64_t>(), prediction) << i;
-        EXPECT_EQ(result.exit_layer[i].item<int64_t>(), layer) << i;
+  for (auto schedule : {le::Schedule::batch, le::Schedule::stream}) {
+    SCOPED_TRACE(le::to_string(schedule));
+    // Nobody may exit early: the full model's predictions, everyone at layer 4.
+    auto never = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 1.0},
+                                    la::HeadChoice::last, options, schedule);
+    {
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(never.predictions.equal(model->forward(images).argmax(1)));
+    }
+    EXPECT_TRUE((never.exit_layer == 4).all().item<bool>());
+
+    // Everyone exits at layer 1.
+    auto all_first = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 0.0},
+                                        la::HeadChoice::last, options, schedule);
+    EXPECT_TRUE((all_first.exit_layer == 1).all().item<bool>());
+
+    // A mix: the per-sample reference loop decides the same, in input order, with either head,
+    // and the stream schedule (rows of several batches share block calls) changes nothing.
+    for (auto heads : {la::HeadChoice::last, la::HeadChoice::own}) {
+      for (const le::ExitPolicy policy : {le::ExitPolicy{le::PolicyKind::confidence, median},
+                                          le::ExitPolicy{le::PolicyKind::entropy, 0.9985},
+                                          le::ExitPolicy{le::PolicyKind::patience, 2}}) {
+        const auto result = le::run_early_exit(*model, images, policy, heads, options, schedule);
+        if (policy.kind == le::PolicyKind::confidence && heads == la::HeadChoice::last) {
+          EXPECT_GT((result.exit_layer == 1).sum().item<int64_t>(), 5);
+          EXPECT_GT((result.exit_layer > 1).sum().item<int64_t>(), 5);
+        }
+        for (int64_t i = 0; i < images.size(0); ++i) {
+          const auto [prediction, layer] = exit_one(*model, images[i], policy, heads);
+          EXPECT_EQ(result.predictions[i].item<int64_t>(), prediction) << i;
+          EXPECT_EQ(result.exit_layer[i].item<int64_t>(), layer) << i;
+        }
       }
     }
   }
+  // The confidences agree between schedules at batch sizes 1 and 7 as well.
+  for (int64_t batch : {1, 7}) {
+    auto small = options;
+    small.batch_size = batch;
+    const le::ExitPolicy policy{le::PolicyKind::confidence, median};
+    const auto a = le::run_early_exit(*model, images, policy, la::HeadChoice::last, small,
+                                      le::Schedule::batch);
+    const auto b = le::run_early_exit(*model, images, policy, la::HeadChoice::last, small,
+                                      le::Schedule::stream);
+    EXPECT_TRUE(a.exit_layer.equal(b.exit_layer)) << batch;
+    EXPECT_TRUE(a.predictions.equal(b.predictions)) << batch;
+    EXPECT_LT((a.confidence - b.confidence).abs().max().item<double>(), 1e-5) << batch;
+  }
+  EXPECT_EQ(le::parse_schedule("stream"), le::Schedule::stream);
+  EXPECT_NE(error_message([] { le::parse_schedule("eager"); }).find("batch or stream"),
+            std::string::npos);
   EXPECT_NE(error_message([&] {
               le::run_early_exit(*model, images, {le::PolicyKind::depth, 5}, la::HeadChoice::last,
                                  options);
@@ -190,11 +210,12 @@ TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
   layerwise::analysis::EvalOptions options;
   options.batch_size = 16;
   // Everyone leaves after layer 1: the ideal speed-up is L = 4.
-  const auto timing =
-      layerwise::exit::time_early_exit(*model, images, {layerwise::exit::PolicyKind::depth, 1.0},
-                                       layerwise::analysis::HeadChoice::last, options, 1);
+  const auto timing = layerwise::exit::time_early_exit(
+      *model, images, {layerwise::exit::PolicyKind::depth, 1.0},
+      layerwise::analysis::HeadChoice::last, options, layerwise::exit::Schedule::stream, 1);
   EXPECT_EQ(timing.samples, 40);
   EXPECT_EQ(timing.batch_size, 16);
+  EXPECT_EQ(timing.schedule, layerwise::exit::Schedule::stream);
   EXPECT_DOUBLE_EQ(timing.mean_exit_layer, 1.0);
   EXPECT_DOUBLE_EQ(timing.speedup_layers, 4.0);
   EXPECT_GT(timing.early_exit_seconds, 0.0);
@@ -202,4 +223,5 @@ TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
   EXPECT_DOUBLE_EQ(timing.speedup_wall, timing.full_depth_seconds / timing.early_exit_seconds);
   const auto json = layerwise::exit::to_json(timing);
   EXPECT_DOUBLE_EQ(json.at("efficiency").get<double>(), timing.speedup_wall / 4.0);
+  EXPECT_EQ(json.at("schedule"), "stream");
 }

@@ -72,6 +72,21 @@ TEST(Vit, ForwardLayersShapes) {
   EXPECT_EQ(max_diff(prefix[1], hidden[1]), 0.0);
 }
 
+TEST(Vit, MeanPoolingReadsThePatchTokens) {
+  torch::manual_seed(0);
+  auto config = tiny_config();
+  config.pool = "mean";
+  auto model = lm::make_model(config);
+  const auto images = torch::randn({4, 1, 28, 28});
+  const auto hidden = model->forward_layers(images);  // (4, 17, 32) each
+  // The class token (position 0) is left out; the 16 patch tokens are averaged.
+  const auto expected = hidden[3].slice(1, 1, 17).sum(1) / 16.0;
+  EXPECT_LT(max_diff(model->pool(hidden[3]), expected), 1e-6);
+  EXPECT_LT(max_diff(model->forward(images), model->head(expected)), 1e-5);
+  config.pool = "max";
+  EXPECT_THROW(lm::validate(config), layerwise::Error);
+}
+
 TEST(Vit, ParameterNamesAreStable) {
   auto model = lm::make_model(tiny_config());
   std::vector<std::string> names;

@@ -1,5 +1,7 @@
 #include "layerwise/exit/runner.h"
 
+#include <vector>
+
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 
@@ -7,52 +9,154 @@ namespace layerwise::exit {
 
 namespace {
 
-// out[rows] = where(leaving, values, out[rows]): the rows that leave write their results, the
-// others keep theirs, without a host sync.
-void write_leaving(torch::Tensor& out, const torch::Tensor& rows, const torch::Tensor& leaving,
-                   const torch::Tensor& values) {
-  out.index_copy_(0, rows, torch::where(leaving, values, out.index_select(0, rows)));
+// Rows on their way through the model: hidden states and what travels with them.
+struct Rows {
+  torch::Tensor h;      // (n, T, D) hidden state before the next block
+  torch::Tensor mask;   // (n, T) token mask, or undefined
+  torch::Tensor index;  // (n) int64 position in the inputs
+  PolicyState state;    // (n) per-row policy memory
+
+  int64_t size() const { return index.defined() ? index.size(0) : 0; }
+  Rows select(const torch::Tensor& keep) const {  // keep: (n') int64 row numbers
+    return {h.index_select(0, keep), mask.defined() ? mask.index_select(0, keep) : mask,
+            index.index_select(0, keep), select_rows(state, keep)};
+  }
+  Rows slice(int64_t begin, int64_t end) const {
+    return {h.slice(0, begin, end),
+            mask.defined() ? mask.slice(0, begin, end) : mask,
+            index.slice(0, begin, end),
+            {state.last_class.slice(0, begin, end), state.streak.slice(0, begin, end)}};
+  }
+};
+
+Rows concat(const Rows& a, const Rows& b) {
+  if (a.size() == 0) return b;
+  return {torch::cat({a.h, b.h}),
+          a.mask.defined() ? torch::cat({a.mask, b.mask}) : a.mask,
+          torch::cat({a.index, b.index}),
+          {torch::cat({a.state.last_class, b.state.last_class}),
+           torch::cat({a.state.streak, b.state.streak})}};
 }
 
-// The rows of one batch: runs them until every sample has exited, writing into the outputs at
-// their positions in the batch. One host sync per layer: the number of rows that stay decides the
-// next block's shape.
-void run_batch(model::LayeredModel& model, const torch::Tensor& x, const ExitPolicy& policy,
-               analysis::HeadChoice heads, torch::Tensor& predictions, torch::Tensor& exit_layer,
-               torch::Tensor& confidence) {
-  const int64_t n_layers = model.n_layers();
-  LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
-           model.config().arch, " predicts every token");
-  auto mask = model.token_mask(x);  // (B, T) or undefined
-  auto h = model.embed(x);          // (B, T, D)
-  auto rows = torch::arange(x.size(0), torch::dtype(torch::kInt64).device(x.device()));  // (b)
-  auto state = initial_state(x.size(0), x.device());
-  for (int64_t layer = 1; layer <= n_layers; ++layer) {
-    h = model.block(layer, h, mask);     // (b, T, D)
-    const auto z = model.pool(h, mask);  // (b, D)
-    const auto logits =
-        heads == analysis::HeadChoice::last ? model.head(z) : model.head_at(z, layer);
-    const auto leaving = should_exit(policy, logits, layer, n_layers, state);  // (b) bool
-    const auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
-    write_leaving(predictions, rows, leaving, top_class);
-    write_leaving(exit_layer, rows, leaving, torch::full_like(top_class, layer));
-    write_leaving(confidence, rows, leaving, top_p);
-    if (layer == n_layers) break;
-    const auto staying = leaving.logical_not().nonzero().squeeze(1);  // (b') the host sync
-    if (staying.size(0) == 0) break;
-    if (staying.size(0) == rows.size(0)) continue;  // nobody left: no gather
-    h = h.index_select(0, staying);
-    if (mask.defined()) mask = mask.index_select(0, staying);
-    rows = rows.index_select(0, staying);
-    state = select_rows(state, staying);
+// Where each input's result goes: (N) buffers on the device, written without host syncs.
+struct Outputs {
+  torch::Tensor predictions, exit_layer, confidence;
+
+  // out[rows] = where(leaving, values, out[rows]): the rows that leave write their results.
+  static void write(torch::Tensor& out, const torch::Tensor& index, const torch::Tensor& leaving,
+                    const torch::Tensor& values) {
+    out.index_copy_(0, index, torch::where(leaving, values, out.index_select(0, index)));
   }
-}
+};
+
+class Runner {
+ public:
+  Runner(model::LayeredModel& model, const torch::Tensor& inputs, const ExitPolicy& policy,
+         analysis::HeadChoice heads, const analysis::EvalOptions& options, Schedule schedule)
+      : model_(model),
+        inputs_(inputs),
+        policy_(policy),
+        heads_(heads),
+        options_(options),
+        schedule_(schedule),
+        waiting_(size_t(model.n_layers()) + 1) {
+    LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
+             model.config().arch, " predicts every token");
+    const int64_t n = inputs.size(0);
+    const auto long_options = torch::dtype(torch::kInt64).device(options.device);
+    out_ = {torch::full({n}, -1, long_options), torch::zeros({n}, long_options),
+            torch::zeros({n}, torch::dtype(torch::kFloat32).device(options.device))};
+  }
+
+  ExitResult run() {
+    for (;;) {
+      int64_t layer = next_layer();
+      if (layer == 0 && next_input_ < inputs_.size(0)) {
+        admit_next_batch();
+        continue;
+      }
+      if (layer == 0) layer = deepest_waiting(1);  // inputs used up: flush what waits
+      if (layer == 0) break;
+      run_block(layer);
+    }
+    return {out_.predictions.cpu(), out_.exit_layer.cpu(), out_.confidence.cpu()};
+  }
+
+ private:
+  // The deepest block that may run now, 0 if none: under `batch`, any rows waiting (one input
+  // batch is in flight at a time); under `stream`, only a full batch.
+  int64_t next_layer() const {
+    return deepest_waiting(schedule_ == Schedule::batch ? 1 : options_.batch_size);
+  }
+
+  int64_t deepest_waiting(int64_t at_least) const {
+    for (int64_t layer = model_.n_layers(); layer >= 1; --layer)
+      if (waiting_[layer].size() >= at_least) return layer;
+    return 0;
+  }
+
+  void admit_next_batch() {
+    const int64_t begin = next_input_, n = inputs_.size(0);
+    const int64_t end = std::min(n, begin + options_.batch_size);
+    next_input_ = end;
+    const auto x = inputs_.slice(0, begin, end).to(options_.device);
+    const auto index =
+        torch::arange(begin, end, torch::dtype(torch::kInt64).device(options_.device));
+    Rows rows{model_.embed(x), model_.token_mask(x), index,
+              initial_state(end - begin, options_.device)};
+    waiting_[1] = concat(waiting_[1], rows);
+  }
+
+  // Block `layer` on up to batch_size of the rows waiting for it (oldest first); the rows that
+  // stay wait for the next block.
+  void run_block(int64_t layer) {
+    auto& queue = waiting_[layer];
+    const int64_t take = std::min(queue.size(), options_.batch_size);
+    Rows rows = queue.slice(0, take);
+    queue = take == queue.size() ? Rows{} : queue.slice(take, queue.size());
+
+    rows.h = model_.block(layer, rows.h, rows.mask);  // (b, T, D)
+    const auto z = model_.pool(rows.h, rows.mask);    // (b, D)
+    const auto logits =
+        heads_ == analysis::HeadChoice::last ? model_.head(z) : model_.head_at(z, layer);
+    const auto leaving = should_exit(policy_, logits, layer, model_.n_layers(), rows.state);
+    const auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
+    Outputs::write(out_.predictions, rows.index, leaving, top_class);
+    Outputs::write(out_.exit_layer, rows.index, leaving, torch::full_like(top_class, layer));
+    Outputs::write(out_.confidence, rows.index, leaving, top_p);
+    if (layer == model_.n_layers()) return;
+    const auto staying = leaving.logical_not().nonzero().squeeze(1);  // (b') the host sync
+    if (staying.size(0) == 0) return;
+    auto& next = waiting_[layer + 1];
+    next = concat(next, staying.size(0) == take ? rows : rows.select(staying));
+  }
+
+  model::LayeredModel& model_;
+  const torch::Tensor& inputs_;
+  const ExitPolicy& policy_;
+  analysis::HeadChoice heads_;
+  const analysis::EvalOptions& options_;
+  Schedule schedule_;
+  std::vector<Rows> waiting_;  // [layer]: rows waiting to enter block `layer` (index 0 unused)
+  int64_t next_input_ = 0;
+  Outputs out_;
+};
 
 }  // namespace
 
+std::string to_string(Schedule schedule) {
+  return schedule == Schedule::batch ? "batch" : "stream";
+}
+
+Schedule parse_schedule(const std::string& name) {
+  if (name == "batch") return Schedule::batch;
+  if (name == "stream") return Schedule::stream;
+  throw Error(str_cat("schedule '", name, "' is not known; use batch or stream"));
+}
+
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                           const ExitPolicy& policy, analysis::HeadChoice heads,
-                          const analysis::EvalOptions& options) {
+                          const analysis::EvalOptions& options, Schedule schedule) {
   validate(policy);
   LW_CHECK(options.batch_size > 0, "batch size must be positive, got ", options.batch_size);
   LW_CHECK(policy.kind != PolicyKind::depth || policy.threshold <= double(model.n_layers()),
@@ -62,23 +166,10 @@ ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& input
   model.eval();
   torch::NoGradGuard no_grad;
   if (options.bf16) compat::set_cuda_bf16_autocast(true);
-  const int64_t n = inputs.size(0);
-  std::vector<torch::Tensor> predictions, exit_layer, confidence;
-  for (int64_t start = 0; start < n; start += options.batch_size) {
-    const auto x =
-        inputs.slice(0, start, std::min(n, start + options.batch_size)).to(options.device);
-    const auto long_options = torch::dtype(torch::kInt64).device(options.device);
-    auto p = torch::full({x.size(0)}, -1, long_options);
-    auto e = torch::zeros({x.size(0)}, long_options);
-    auto c = torch::zeros({x.size(0)}, torch::dtype(torch::kFloat32).device(options.device));
-    run_batch(model, x, policy, heads, p, e, c);
-    predictions.push_back(p.cpu());
-    exit_layer.push_back(e.cpu());
-    confidence.push_back(c.cpu());
-  }
+  auto result = Runner(model, inputs, policy, heads, options, schedule).run();
   if (options.bf16) compat::set_cuda_bf16_autocast(false);
   model.train(was_training);
-  return {torch::cat(predictions), torch::cat(exit_layer), torch::cat(confidence)};
+  return result;
 }
 
 }  // namespace layerwise::exit

@@ -49,16 +49,18 @@ void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
 
 ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                            const ExitPolicy& policy, analysis::HeadChoice heads,
-                           const analysis::EvalOptions& options, int64_t repeats) {
+                           const analysis::EvalOptions& options, Schedule schedule,
+                           int64_t repeats) {
   LW_CHECK(inputs.size(0) > 0, "timing early exit: no samples");
   LW_CHECK(repeats >= 1, "timing early exit: repeats must be >= 1, got ", repeats);
   ExitTiming timing;
   timing.batch_size = options.batch_size;
+  timing.schedule = schedule;
   timing.device = options.device.str();
   timing.samples = inputs.size(0);
   ExitResult result;
   timing.early_exit_seconds = median_seconds(options.device, repeats, [&] {
-    result = run_early_exit(model, inputs, policy, heads, options);
+    result = run_early_exit(model, inputs, policy, heads, options, schedule);
   });
   timing.full_depth_seconds =
       median_seconds(options.device, repeats, [&] { full_depth(model, inputs, options); });
@@ -70,6 +72,7 @@ ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inpu
 
 nlohmann::json to_json(const ExitTiming& t) {
   return {{"batch_size", t.batch_size},
+          {"schedule", to_string(t.schedule)},
           {"device", t.device},
           {"samples", t.samples},
           {"early_exit_seconds", t.early_exit_seconds},

@@ -45,7 +45,7 @@ torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h, const torch:
 
 torch::Tensor VitImpl::pool(const torch::Tensor& h, const torch::Tensor&) {
   if (config().pool == "mean") return h.slice(1, 1).mean(1);  // (B, D) over the patch tokens
-  return h.select(1, 0);                                       // (B, D) the class token
+  return h.select(1, 0);                                      // (B, D) the class token
 }
 
 }  // namespace layerwise::model

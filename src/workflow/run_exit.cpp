@@ -60,12 +60,13 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   const auto timed =
       test.inputs.slice(0, 0, std::min<int64_t>(options.time_samples, test.inputs.size(0)));
   chosen["timing"] = nlohmann::json::array();
-  for (int64_t batch : options.time_batches) {
-    auto eval = options.eval;
-    eval.batch_size = batch;
-    chosen["timing"].push_back(
-        exit::to_json(exit::time_early_exit(*run.model, timed, policy, heads, eval)));
-  }
+  for (int64_t batch : options.time_batches)
+    for (auto schedule : options.time_schedules) {
+      auto eval = options.eval;
+      eval.batch_size = batch;
+      chosen["timing"].push_back(
+          exit::to_json(exit::time_early_exit(*run.model, timed, policy, heads, eval, schedule)));
+    }
   result["chosen"] = chosen;
   const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;
   write_file_atomic(path, result.dump(2) + "\n");
@@ -87,6 +88,20 @@ std::vector<int64_t> parse_batch_sizes(const std::string& list, const std::strin
     sizes.push_back(size);
   }
   return sizes;
+}
+
+std::vector<exit::Schedule> parse_schedules(const std::string& list, const std::string& flag) {
+  std::vector<exit::Schedule> schedules;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      schedules.push_back(exit::parse_schedule(item));
+    } catch (const Error& e) {
+      throw Error(str_cat(flag, ": ", e.what()));
+    }
+  }
+  LW_CHECK(!schedules.empty(), flag, ": name at least one schedule (batch, stream)");
+  return schedules;
 }
 
 }  // namespace layerwise::workflow

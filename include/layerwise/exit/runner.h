@@ -3,6 +3,8 @@
 // computation really stops for exited samples at any batch size.
 #pragma once
 
+#include <string>
+
 #include <torch/torch.h>
 
 #include "layerwise/analysis/layerwise_eval.h"
@@ -11,18 +13,31 @@
 
 namespace layerwise::exit {
 
+/// How the runner groups rows into block calls.
+///   batch   each input batch runs until its last sample has exited before the next one starts:
+///           the lowest latency per batch; late layers run on the few rows that remain.
+///   stream  rows waiting before each block are pooled across input batches, and a block runs
+///           once batch_size rows wait for it (or when the inputs are used up): every block call
+///           is full, the highest throughput for a stream of inputs (continuous batching per
+///           depth); a sample may finish after samples of later batches.
+enum class Schedule { batch, stream };
+
+std::string to_string(Schedule schedule);
+Schedule parse_schedule(const std::string& name);  // throws naming the choices
+
 struct ExitResult {
   torch::Tensor predictions;  // (N) int64, in input order
   torch::Tensor exit_layer;   // (N) int64 in 1..L
   torch::Tensor confidence;   // (N) float32 top softmax probability where the sample exited
 };
 
-/// Runs `inputs` (N, ...) through `model` in batches of batch_size on options.device (eval mode,
-/// no gradients), exiting per `policy` with the last layer's classifier (HeadChoice::last) or each
-/// layer's own (HeadChoice::own). Results on the CPU. One host sync per layer and batch (the number
-/// of samples still running decides the next batch's shape).
+/// Runs `inputs` (N, ...) through `model` on options.device with at most batch_size rows per block
+/// call (eval mode, no gradients), exiting per `policy` with the last layer's classifier
+/// (HeadChoice::last) or each layer's own (HeadChoice::own). Results on the CPU, the same for both
+/// schedules. One host sync per block call (the number of rows that stay decides the next shape).
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                           const ExitPolicy& policy, analysis::HeadChoice heads,
-                          const analysis::EvalOptions& options);
+                          const analysis::EvalOptions& options,
+                          Schedule schedule = Schedule::batch);
 
 }  // namespace layerwise::exit

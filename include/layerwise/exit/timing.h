@@ -10,12 +10,14 @@
 
 #include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
+#include "layerwise/exit/runner.h"
 #include "layerwise/model/layered_model.h"
 
 namespace layerwise::exit {
 
 struct ExitTiming {
   int64_t batch_size = 0;
+  Schedule schedule = Schedule::batch;
   std::string device;
   int64_t samples = 0;
   double early_exit_seconds = 0;  // median of `repeats` runs after a warm-up
@@ -26,12 +28,14 @@ struct ExitTiming {
   double efficiency() const { return speedup_wall / speedup_layers; }
 };
 
-/// Times `inputs` (N, ...) in batches of options.batch_size on options.device.
+/// Times `inputs` (N, ...) in batches of options.batch_size on options.device: the runner with
+/// `schedule` against full depth with the same batch size.
 ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                            const ExitPolicy& policy, analysis::HeadChoice heads,
-                           const analysis::EvalOptions& options, int64_t repeats = 3);
+                           const analysis::EvalOptions& options, Schedule schedule,
+                           int64_t repeats = 3);
 
-/// {"batch_size", "device", "samples", "early_exit_seconds", "full_depth_seconds",
+/// {"batch_size", "schedule", "device", "samples", "early_exit_seconds", "full_depth_seconds",
 ///  "mean_exit_layer", "speedup_layers", "speedup_wall", "efficiency"}
 nlohmann::json to_json(const ExitTiming& timing);
 

@@ -9,6 +9,7 @@
 
 #include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
+#include "layerwise/exit/runner.h"
 
 namespace layerwise::workflow {
 
@@ -21,16 +22,20 @@ struct RunExitOptions {
   std::vector<int64_t> time_batches =
       {};                       // batch sizes at which to time the runner (none: untimed)
   int64_t time_samples = 2048;  // samples timed per batch size
-  std::string out;              // exit.json path; empty: RUN/exit.json
+  std::vector<exit::Schedule> time_schedules = {exit::Schedule::batch, exit::Schedule::stream};
+  std::string out;  // exit.json path; empty: RUN/exit.json
   analysis::EvalOptions eval;
 };
 
 /// Sweeps the policy's thresholds on the split ("points"), calibrates (or takes) a threshold,
 /// reports it on the validation and evaluation splits, times the batch-dynamic runner against
-/// full depth at each batch size, writes exit.json and returns it.
+/// full depth at each batch size and schedule, writes exit.json and returns it.
 nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options);
 
 /// "1,32,256" -> {1, 32, 256}; throws naming `flag` on an item that is not a positive integer.
 std::vector<int64_t> parse_batch_sizes(const std::string& list, const std::string& flag);
+
+/// "batch,stream" -> the schedules; throws naming `flag` on an unknown one.
+std::vector<exit::Schedule> parse_schedules(const std::string& list, const std::string& flag);
 
 }  // namespace layerwise::workflow
