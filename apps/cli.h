@@ -27,5 +27,6 @@ Runner add_eval(CLI::App& app);
 Runner add_similarity(CLI::App& app);
 Runner add_demo(CLI::App& app);
 Runner add_exit(CLI::App& app);
+Runner add_report(CLI::App& app);
 
 }  // namespace layerwise::cli

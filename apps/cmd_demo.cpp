@@ -42,7 +42,8 @@ int run(workflow::DemoOptions o, const GlobalFlags& global) {
   compat::parse_device(o.device);  // fail now rather than after loading data
   o.quiet = global.quiet;
   const auto summary = workflow::run_demo(o);
-  std::cout << workflow::demo_summary_text(summary) << "\nwritten to " << o.out << "/\n";
+  std::cout << workflow::demo_summary_text(summary) << "\nwritten to " << o.out << "/\n"
+            << "report: " << summary.at("report").get<std::string>() << "\n";
   return 0;
 }
 

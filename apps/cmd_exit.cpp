@@ -69,6 +69,7 @@ int run(ExitFlags f, const GlobalFlags& global) {
   if (f.options.threshold >= 0) exit::validate({f.options.policy, f.options.threshold});
   f.options.eval.device = compat::parse_device(f.device);
   f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
+  f.options.quiet = global.quiet;
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
   f.options.time_schedules = workflow::parse_schedules(f.time_schedules, "--time-schedules");
   const auto result = workflow::run_exit(f.run_dir, f.options);

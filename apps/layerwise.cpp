@@ -31,10 +31,10 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet,-q", global.quiet, "no progress on stderr");
   app.set_version_flag("--version", lw::version_string());
   const std::vector<std::pair<std::string, lw::cli::Runner>> commands = {
-      {"demo", lw::cli::add_demo(app)},      {"train", lw::cli::add_train(app)},
-      {"eval", lw::cli::add_eval(app)},      {"similarity", lw::cli::add_similarity(app)},
-      {"exit", lw::cli::add_exit(app)},      {"compare", lw::cli::add_compare(app)},
-      {"example", lw::cli::add_example(app)}};
+      {"demo", lw::cli::add_demo(app)},       {"train", lw::cli::add_train(app)},
+      {"eval", lw::cli::add_eval(app)},       {"similarity", lw::cli::add_similarity(app)},
+      {"exit", lw::cli::add_exit(app)},       {"compare", lw::cli::add_compare(app)},
+      {"example", lw::cli::add_example(app)}, {"report", lw::cli::add_report(app)}};
 
   try {
     app.parse(argc, argv);

@@ -13,6 +13,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev
   dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
   python3-numpy           # fixture generators and the Python cross-checks in the tests
+  chromium fonts-dejavu-core  # the report test draws the HTML report in headless Chromium
 )
 missing=()
 for p in "${packages[@]}"; do

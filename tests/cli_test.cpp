@@ -1,6 +1,4 @@
 // The layerwise program as a user runs it: outputs, exit codes and one-line errors.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 
@@ -12,30 +10,15 @@
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
+using Result = layerwise::testing::CommandResult;
+using layerwise::testing::read_json;
 
 Result run(const std::string& arguments) {
-  const std::string command = std::string(LAYERWISE_BINARY) + " " + arguments + " 2>&1";
-  Result result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;)
-    result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return layerwise::testing::run_cli(arguments);
 }
 
 bool exists(const std::string& path) {
   return std::ifstream(path).good();
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
 }
 
 // One generated activation file shared by the tests: 300 samples, 4 tokens, 16 wide, layers 0..6.

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <ftw.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,9 +13,39 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "layerwise/core/error.h"
 
 namespace layerwise::testing {
+
+struct CommandResult {
+  int code = -1;
+  std::string output;  // stdout (and stderr where the command line sends it there)
+};
+
+/// Runs a shell command line; returns its exit code and standard output.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;)
+    result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// Runs the layerwise program with `arguments`; stdout and stderr together.
+inline CommandResult run_cli(const std::string& arguments) {
+  return run_command(std::string(LAYERWISE_BINARY) + " " + arguments + " 2>&1");
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
 
 /// Absolute path of a file under tests/fixtures.
 inline std::string fixture(const std::string& name) {

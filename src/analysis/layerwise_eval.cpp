@@ -5,6 +5,7 @@
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
+#include "layerwise/core/progress.h"
 #include "layerwise/model/text_models.h"
 
 namespace layerwise::analysis {
@@ -68,8 +69,10 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
   const int64_t n_layers = model.n_layers();
   const int64_t rows = rows_per_batch(model, inputs, options);
   std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last, scored_labels;
+  Progress progress(options.progress.empty());
   for (int64_t start = 0; start < inputs.size(0); start += rows) {
     const int64_t end = std::min(inputs.size(0), start + rows);
+    progress.items(options.progress, start, inputs.size(0));
     const auto x = inputs.slice(0, start, end).to(options.device);
     auto y = labels.slice(0, start, end).to(options.device);  // (B) or per token (B, T)
     const auto mask = model.token_mask(x);
@@ -104,6 +107,7 @@ LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor&
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
     scored_labels.push_back(y.to(torch::kCPU, torch::kInt64));
   }
+  progress.items(options.progress, inputs.size(0), inputs.size(0));
   return {torch::cat(predictions, 1), torch::cat(confidence, 1),  torch::cat(entropy, 1),
           torch::cat(loss, 1),        torch::cat(cos_to_last, 1), torch::cat(scored_labels)};
 }
@@ -156,8 +160,10 @@ Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
   LW_CHECK(inputs.size(0) > 0, "extract_layers: no samples");
   InferenceScope scope(model, options);
   std::vector<std::vector<torch::Tensor>> parts(model.n_layers() + 1);
+  Progress progress(options.progress.empty());
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const int64_t end = std::min(inputs.size(0), start + options.batch_size);
+    progress.items(options.progress, start, inputs.size(0));
     const auto x = inputs.slice(0, start, end).to(options.device);
     const auto mask = model.token_mask(x);
     const auto hidden = model.forward_layers(x);
@@ -165,6 +171,7 @@ Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
       parts[l].push_back(
           pool_tokens(model, hidden[l], mask, pool).to(torch::kCPU, torch::kFloat32));
   }
+  progress.items(options.progress, inputs.size(0), inputs.size(0));
   Layers layers;
   for (auto& part : parts) layers.push_back(torch::cat(part));  // (N, D)
   return layers;

@@ -36,6 +36,27 @@ void Progress::message(const std::string& text) {
   std::cerr << text << "\n" << std::flush;
 }
 
+void Progress::items(const std::string& label, int64_t done, int64_t total,
+                     const std::string& unit) {
+  if (quiet_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!started_) {
+    start_ = now;
+    started_ = true;
+  }
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  const double rate = seconds > 0 ? double(done) / seconds : 0;
+  char text[160];
+  std::snprintf(text, sizeof text, "%s: %lld/%lld %s (%.0f%%), %.0f/s, left %s", label.c_str(),
+                (long long)done, (long long)total, unit.c_str(),
+                total > 0 ? 100.0 * double(done) / double(total) : 100.0, rate,
+                rate > 0 ? format_duration(double(total - done) / rate).c_str() : "?");
+  if (done >= total)
+    message(text);
+  else
+    update(text);
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const auto s = int64_t(std::llround(seconds));

@@ -7,9 +7,11 @@
 #include "layerwise/core/error.h"
 #include "layerwise/core/version.h"
 #include "layerwise/model/config.h"
+#include "layerwise/report/html_report.h"
 #include "layerwise/train/checkpoint.h"
 #include "layerwise/train/trainer.h"
 #include "layerwise/workflow/run_eval.h"
+#include "layerwise/workflow/run_exit.h"
 #include "layerwise/workflow/run_similarity.h"
 
 namespace layerwise::workflow {
@@ -45,6 +47,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
                                               train::Objective::aligned};
   if (options.multihead) objectives.push_back(train::Objective::multihead);
   make_directories(options.out);
+  std::vector<std::string> run_dirs;
 
   nlohmann::json summary = {{"preset", options.preset},
                             {"epochs", options.epochs},
@@ -78,6 +81,10 @@ nlohmann::json run_demo(const DemoOptions& options) {
     similarity.eval.device = eval.eval.device;
     similarity.quiet = options.quiet;
     const auto sim = run_similarity(run_dir, similarity);
+    RunExitOptions exit;  // curves and a calibrated threshold for the report; timing: bench_exit
+    exit.eval.device = eval.eval.device;
+    exit.quiet = options.quiet;
+    run_exit(run_dir, exit);
 
     nlohmann::json entry = {
         {"run", run_dir},
@@ -90,7 +97,10 @@ nlohmann::json run_demo(const DemoOptions& options) {
     if (eval_json.contains("last_head"))
       entry["last_head_accuracy"] = eval_json.at("last_head").at("accuracy");
     summary["runs"][name] = entry;
+    run_dirs.push_back(run_dir);
   }
+  summary["report"] = options.out + "/report.html";
+  report::write_report(run_dirs, summary["report"]);
   write_file_atomic(options.out + "/summary.json", summary.dump(2) + "\n");
   write_file_atomic(options.out + "/summary.txt", demo_summary_text(summary));
   return summary;

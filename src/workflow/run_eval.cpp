@@ -35,15 +35,18 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   const auto run = train::load_run(run_dir, options.eval.device);
   const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
+  auto eval = options.eval;
+  if (!options.quiet) eval.progress = "eval (" + options.split + ")";
   const auto own = analysis::predict_layers(
       *run.model, examples.inputs, examples.labels,
-      per_layer ? analysis::HeadChoice::own : analysis::HeadChoice::last, options.eval);
+      per_layer ? analysis::HeadChoice::own : analysis::HeadChoice::last, eval);
   const bool lm = run.model->per_token();
   auto result = analysis::layerwise_summary(own, options.tolerance);
   if (lm) add_perplexity(result);
   if (per_layer) {
+    if (!options.quiet) eval.progress = "eval (" + options.split + ", last head)";
     const auto last = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
-                                               analysis::HeadChoice::last, options.eval);
+                                               analysis::HeadChoice::last, eval);
     result["last_head"] = analysis::layerwise_summary(last, options.tolerance);
     if (lm) add_perplexity(result["last_head"]);
   }

@@ -24,8 +24,9 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
            "language model (", config.model.arch, ")");
   const auto costs = exit::layer_costs(config.model);
   const auto test = data::load_split(config.data, options.split, 0, run_dir);
-  const auto p =
-      analysis::predict_layers(*run.model, test.inputs, test.labels, heads, options.eval);
+  auto eval = options.eval;
+  if (!options.quiet) eval.progress = "layer predictions (" + options.split + ")";
+  const auto p = analysis::predict_layers(*run.model, test.inputs, test.labels, heads, eval);
 
   nlohmann::json result = {
       {"run", run_dir},
@@ -46,8 +47,8 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
     const auto val = data::load_split(config.data, "val", 0, run_dir);
     LW_CHECK(val.labels.numel() > 0, run_dir, ": the run has no validation split to calibrate on; ",
              "pass --threshold");
-    const auto pv =
-        analysis::predict_layers(*run.model, val.inputs, val.labels, heads, options.eval);
+    if (!options.quiet) eval.progress = "layer predictions (val)";
+    const auto pv = analysis::predict_layers(*run.model, val.inputs, val.labels, heads, eval);
     threshold = exit::calibrate_threshold(options.policy, pv, options.max_drop);
     result["calibration"] = {
         {"max_drop", options.max_drop},

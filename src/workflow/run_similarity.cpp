@@ -16,8 +16,9 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                            const RunSimilarityOptions& options) {
   const auto run = train::load_run(run_dir, options.eval.device);
   const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
-  const auto all =
-      analysis::extract_layers(*run.model, examples.inputs, options.pool, options.eval);
+  auto eval = options.eval;
+  if (!options.quiet) eval.progress = "hidden states (" + options.split + ")";
+  const auto all = analysis::extract_layers(*run.model, examples.inputs, options.pool, eval);
   analysis::Layers layers;
   analysis::SimilarityResults results;
   for (size_t l = options.include_embeddings ? 0 : 1; l < all.size(); ++l) {

@@ -35,6 +35,7 @@ struct EvalOptions {
   int64_t batch_size = 512;
   torch::Device device = torch::kCPU;
   bool bf16 = false;  // CUDA bf16 autocast for the forward passes
+  std::string progress;  // non-empty: progress on stderr under this label (rate, time left)
 };
 
 /// Runs `model` (in eval mode, without gradients) over `inputs` (N, ...) in batches. The inputs

@@ -24,6 +24,7 @@ struct RunExitOptions {
   int64_t time_samples = 2048;  // samples timed per batch size
   std::vector<exit::Schedule> time_schedules = {exit::Schedule::batch, exit::Schedule::stream};
   std::string out;  // exit.json path; empty: RUN/exit.json
+  bool quiet = false;  // no progress on stderr
   analysis::EvalOptions eval;
 };
 

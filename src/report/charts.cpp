@@ -1,0 +1,257 @@
+#include "layerwise/report/charts.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "layerwise/core/error.h"
+#include "layerwise/report/svg.h"
+
+namespace layerwise::report {
+
+namespace {
+
+constexpr double kLeft = 60, kRight = 16, kLegendTop = 38, kBottom = 46, kLegendRow = 16;
+
+std::string fmt(double value, int digits = 2) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+  return buffer;
+}
+
+// A tick label without needless zeros: 0.5, 12, 1e-05.
+std::string tick_label(double value) {
+  if (std::abs(value) < 1e-12) return "0";
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%.4g", value);
+  return buffer;
+}
+
+struct Range {
+  double low = std::numeric_limits<double>::infinity();
+  double high = -std::numeric_limits<double>::infinity();
+  void add(double v) {
+    if (!std::isfinite(v)) return;
+    low = std::min(low, v);
+    high = std::max(high, v);
+  }
+  // The given range if set, else the data's with a 5% margin; never empty.
+  Range resolved(double given_low, double given_high) const {
+    if (given_low < given_high) return {given_low, given_high};
+    Range r = *this;
+    if (!std::isfinite(r.low)) r = {0, 1};
+    const double margin = r.high > r.low ? 0.05 * (r.high - r.low) : 0.5;
+    return {r.low - margin, r.high + margin};
+  }
+};
+
+// Maps data coordinates to the plot area of a chart.
+struct Frame {
+  double width, height, plot_top;
+  Range x, y;
+  double left() const { return kLeft; }
+  double right() const { return width - kRight; }
+  double top() const { return plot_top; }
+  double bottom() const { return height - kBottom; }
+  double px(double v) const { return left() + (v - x.low) / (x.high - x.low) * (right() - left()); }
+  double py(double v) const {
+    return bottom() - (v - y.low) / (y.high - y.low) * (bottom() - top());
+  }
+};
+
+std::string colour_of(const Series& s, size_t i) {
+  return s.colour.empty() ? palette(i) : s.colour;
+}
+
+void open_svg(std::ostringstream& svg, const ChartOptions& options) {
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lw-chart\" width=\""
+      << fmt(options.width, 0) << "\" height=\"" << fmt(options.height, 0) << "\" viewBox=\"0 0 "
+      << fmt(options.width, 0) << ' ' << fmt(options.height, 0)
+      << "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" << xml_escape(options.title)
+      << "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n<text x=\""
+      << fmt(kLeft, 0) << "\" y=\"18\" font-size=\"13\" font-weight=\"bold\">"
+      << xml_escape(options.title) << "</text>\n";
+}
+
+// The legend as rows of entries above the plot; returns the plot's top edge.
+double legend(std::ostringstream& svg, const std::vector<Series>& series, double width) {
+  double x = kLeft, y = kLegendTop;
+  svg << "<g class=\"legend\">\n";
+  for (size_t i = 0; i < series.size(); ++i) {
+    const double entry = 28 + 6.5 * double(series[i].name.size());
+    if (x + entry > width - kRight && x > kLeft) {
+      x = kLeft;
+      y += kLegendRow;
+    }
+    svg << "<line x1=\"" << fmt(x) << "\" y1=\"" << fmt(y - 4) << "\" x2=\"" << fmt(x + 18)
+        << "\" y2=\"" << fmt(y - 4) << "\" stroke=\"" << colour_of(series[i], i)
+        << "\" stroke-width=\"3\"" << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "")
+        << "/>\n<text x=\"" << fmt(x + 22) << "\" y=\"" << fmt(y) << "\">"
+        << xml_escape(series[i].name) << "</text>\n";
+    x += entry;
+  }
+  svg << "</g>\n";
+  return y + 12;
+}
+
+void axes(std::ostringstream& svg, const Frame& f, const ChartOptions& options, bool x_ticks) {
+  svg << "<g class=\"axes\" stroke=\"#999\">\n";
+  for (double t : nice_ticks(f.y.low, f.y.high)) {
+    svg << "<line x1=\"" << fmt(f.left()) << "\" y1=\"" << fmt(f.py(t)) << "\" x2=\""
+        << fmt(f.right()) << "\" y2=\"" << fmt(f.py(t)) << "\" stroke=\"#e4e4e4\"/>\n<text x=\""
+        << fmt(f.left() - 5) << "\" y=\"" << fmt(f.py(t) + 4)
+        << "\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">" << tick_label(t) << "</text>\n";
+  }
+  if (x_ticks) {
+    auto ticks = nice_ticks(f.x.low, f.x.high);
+    if (options.integer_x)
+      ticks.erase(
+          std::remove_if(ticks.begin(), ticks.end(), [](double t) { return t != std::round(t); }),
+          ticks.end());
+    for (double t : ticks)
+      svg << "<line x1=\"" << fmt(f.px(t)) << "\" y1=\"" << fmt(f.bottom()) << "\" x2=\""
+          << fmt(f.px(t)) << "\" y2=\"" << fmt(f.bottom() + 4) << "\"/>\n<text x=\"" << fmt(f.px(t))
+          << "\" y=\"" << fmt(f.bottom() + 16)
+          << "\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">" << tick_label(t)
+          << "</text>\n";
+  }
+  svg << "<rect x=\"" << fmt(f.left()) << "\" y=\"" << fmt(f.top()) << "\" width=\""
+      << fmt(f.right() - f.left()) << "\" height=\"" << fmt(f.bottom() - f.top())
+      << "\" fill=\"none\"/>\n</g>\n";
+  svg << "<text x=\"" << fmt((f.left() + f.right()) / 2) << "\" y=\"" << fmt(f.height - 10)
+      << "\" text-anchor=\"middle\">" << xml_escape(options.x_label) << "</text>\n";
+  svg << "<text transform=\"translate(14 " << fmt((f.top() + f.bottom()) / 2)
+      << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(options.y_label) << "</text>\n";
+}
+
+}  // namespace
+
+std::string palette(size_t i) {
+  static const std::array<const char*, 10> colours = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                      "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                                      "#bcbd22", "#17becf"};
+  return colours[i % colours.size()];
+}
+
+std::vector<double> nice_ticks(double low, double high, int target) {
+  if (!(high > low) || !std::isfinite(low) || !std::isfinite(high)) return {low};
+  const double raw = (high - low) / std::max(1, target);
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  std::vector<double> ticks;
+  const auto first = int64_t(std::ceil(low / step - 1e-9));
+  for (int64_t k = first; double(k) * step <= high + 1e-9 * step; ++k) {
+    // Rounded to the step's decimals, so that 0.1 * 3 prints and compares as 0.3.
+    const double digits = std::pow(10.0, std::max(0.0, -std::floor(std::log10(step))));
+    ticks.push_back(std::round(double(k) * step * digits) / digits);
+  }
+  return ticks;
+}
+
+std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& options) {
+  Range xs, ys;
+  for (const auto& s : series) {
+    LW_CHECK(s.x.size() == s.y.size(), "line chart '", options.title, "': series '", s.name,
+             "' has ", s.x.size(), " x and ", s.y.size(), " y values");
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) {
+        xs.add(s.x[i]);
+        ys.add(s.y[i]);
+      }
+  }
+  for (const auto& m : options.markers) {
+    xs.add(m.x);
+    ys.add(m.y);
+  }
+  std::ostringstream svg;
+  open_svg(svg, options);
+  const double plot_top = legend(svg, series, options.width);
+  const Frame f{options.width, options.height, plot_top, xs.resolved(options.x_min, options.x_max),
+                ys.resolved(options.y_min, options.y_max)};
+  axes(svg, f, options, true);
+  for (size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    const auto colour = colour_of(s, k);
+    svg << "<g class=\"series\" data-name=\"" << xml_escape(s.name) << "\">\n<path d=\"";
+    bool pen_down = false;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
+        pen_down = false;
+        continue;
+      }
+      svg << (pen_down ? " L" : " M") << fmt(f.px(s.x[i])) << ' ' << fmt(f.py(s.y[i]));
+      pen_down = true;
+    }
+    svg << "\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\""
+        << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
+    if (s.markers)
+      for (size_t i = 0; i < s.x.size(); ++i)
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+          svg << "<circle cx=\"" << fmt(f.px(s.x[i])) << "\" cy=\"" << fmt(f.py(s.y[i]))
+              << "\" r=\"2.5\" fill=\"" << colour << "\"><title>" << xml_escape(s.name) << ": "
+              << tick_label(s.x[i]) << ", " << fmt(s.y[i], 4) << "</title></circle>\n";
+    svg << "</g>\n";
+  }
+  for (const auto& m : options.markers) {
+    const auto colour = m.colour.empty() ? "#000" : m.colour;
+    svg << "<g class=\"marker\"><circle cx=\"" << fmt(f.px(m.x)) << "\" cy=\"" << fmt(f.py(m.y))
+        << "\" r=\"6\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"><title>"
+        << xml_escape(m.label) << "</title></circle><text x=\"" << fmt(f.px(m.x) + 8) << "\" y=\""
+        << fmt(f.py(m.y) - 8) << "\" fill=\"" << colour << "\">" << xml_escape(m.label)
+        << "</text></g>\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string bar_chart_svg(const std::vector<std::string>& categories,
+                          const std::vector<Series>& series, const ChartOptions& options) {
+  Range ys;
+  ys.add(0);
+  for (const auto& s : series) {
+    LW_CHECK(s.y.size() == categories.size(), "bar chart '", options.title, "': series '", s.name,
+             "' has ", s.y.size(), " values for ", categories.size(), " categories");
+    for (double v : s.y) ys.add(v);
+  }
+  std::ostringstream svg;
+  open_svg(svg, options);
+  const double plot_top = legend(svg, series, options.width);
+  Range y = ys.resolved(options.y_min, options.y_max);
+  y.low = std::min(0.0, y.low);
+  const Frame f{options.width, options.height, plot_top, {0, double(categories.size())}, y};
+  axes(svg, f, options, false);
+  const double group = (f.right() - f.left()) / std::max<size_t>(1, categories.size());
+  const double bar = 0.8 * group / std::max<size_t>(1, series.size());
+  const size_t label_step = std::max<size_t>(1, size_t(std::ceil(18.0 / group)));
+  for (size_t i = 0; i < categories.size(); ++i)
+    if (i % label_step == 0)
+      svg << "<text x=\"" << fmt(f.left() + group * (i + 0.5)) << "\" y=\"" << fmt(f.bottom() + 16)
+          << "\" text-anchor=\"middle\">" << xml_escape(categories[i]) << "</text>\n";
+  for (size_t k = 0; k < series.size(); ++k) {
+    svg << "<g class=\"series\" data-name=\"" << xml_escape(series[k].name) << "\" fill=\""
+        << colour_of(series[k], k) << "\">\n";
+    for (size_t i = 0; i < categories.size(); ++i) {
+      const double v = series[k].y[i];
+      if (!std::isfinite(v)) continue;
+      const double x = f.left() + group * i + 0.1 * group + bar * k;
+      const double top = f.py(std::max(v, 0.0)), base = f.py(std::min(v, 0.0));
+      svg << "<rect x=\"" << fmt(x) << "\" y=\"" << fmt(top) << "\" width=\"" << fmt(bar)
+          << "\" height=\"" << fmt(std::max(base - top, 0.0)) << "\"><title>"
+          << xml_escape(series[k].name) << ", " << xml_escape(categories[i]) << ": "
+          << tick_label(v) << "</title></rect>\n";
+    }
+    svg << "</g>\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace layerwise::report

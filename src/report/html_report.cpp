@@ -1,0 +1,521 @@
+#include "layerwise/report/html_report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/version.h"
+#include "layerwise/report/charts.h"
+#include "layerwise/report/svg.h"
+
+namespace layerwise::report {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using nlohmann::json;
+
+json read_json_if_present(const std::string& path) {
+  if (!file_exists(path)) return nullptr;
+  try {
+    return json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": not valid JSON (", e.what(), ")"));
+  }
+}
+
+std::string fmt(double value, int digits) {
+  if (!std::isfinite(value)) return "n/a";
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+  return buffer;
+}
+
+std::string percent(const json& value) {
+  return value.is_number() ? fmt(100 * value.get<double>(), 2) : "";
+}
+
+// A string for a table cell from any JSON scalar.
+std::string cell(const json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) return fmt(value.get<double>(), 4);
+  return value.dump();
+}
+
+// object[key] as a number; NaN when absent or not a number (JSON writes NaN as null).
+double number(const json& object, const char* key) {
+  if (!object.is_object()) return NAN;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number() ? it->get<double>() : NAN;
+}
+
+std::vector<double> numbers(const json& list, double scale = 1) {
+  std::vector<double> out;
+  if (!list.is_array()) return out;
+  for (const auto& v : list) out.push_back(v.is_number() ? scale * v.get<double>() : NAN);
+  return out;
+}
+
+std::vector<double> one_to(size_t n) {
+  std::vector<double> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = double(i + 1);
+  return x;
+}
+
+std::string safe_name(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+  return out;
+}
+
+std::string table(const std::vector<std::string>& headers,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::ostringstream html;
+  html << "<table><thead><tr>";
+  for (const auto& h : headers) html << "<th>" << xml_escape(h) << "</th>";
+  html << "</tr></thead><tbody>\n";
+  for (const auto& row : rows) {
+    html << "<tr>";
+    for (const auto& c : row) html << "<td>" << xml_escape(c) << "</td>";
+    html << "</tr>\n";
+  }
+  html << "</tbody></table>\n";
+  return html.str();
+}
+
+// Averages of consecutive points, so that a long training log draws as at most `points` points.
+std::pair<std::vector<double>, std::vector<double>> thin(const std::vector<double>& x,
+                                                         const std::vector<double>& y,
+                                                         size_t points) {
+  if (x.size() <= points) return {x, y};
+  const size_t per = (x.size() + points - 1) / points;
+  std::vector<double> tx, ty;
+  for (size_t i = 0; i < x.size(); i += per) {
+    double sx = 0, sy = 0;
+    size_t n = 0;
+    for (size_t j = i; j < std::min(x.size(), i + per); ++j, ++n) {
+      sx += x[j];
+      sy += y[j];
+    }
+    tx.push_back(sx / double(n));
+    ty.push_back(sy / double(n));
+  }
+  return {tx, ty};
+}
+
+class ReportBuilder {
+ public:
+  ReportBuilder(const std::vector<RunFiles>& runs, std::string report_dir)
+      : runs_(runs), report_dir_(std::move(report_dir)) {}
+
+  Report build() {
+    std::ostringstream body;
+    body << runs_section() << training_section() << accuracy_section() << similarity_section()
+         << exit_section() << files_section();
+    std::ostringstream html;
+    html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+         << "<title>layerwise report</title>\n<style>\n"
+         << kStyle << "</style>\n</head>\n<body>\n"
+         << "<h1>layerwise report</h1>\n<p class=\"meta\">" << runs_.size() << " run"
+         << (runs_.size() == 1 ? "" : "s") << " &middot; layerwise " << xml_escape(version_string())
+         << "</p>\n<nav><a href=\"#runs\">Runs</a> "
+         << "<a href=\"#training\">Training</a> <a href=\"#accuracy\">Layer-wise accuracy</a> "
+         << "<a href=\"#similarity\">Similarity</a> <a href=\"#exit\">Early exit</a> "
+         << "<a href=\"#files\">Files</a></nav>\n"
+         << body.str() << "</body>\n</html>\n";
+    return {html.str(), figures_};
+  }
+
+ private:
+  static constexpr const char* kStyle =
+      "body{font-family:sans-serif;margin:24px auto;max-width:1240px;color:#222;padding:0 16px}\n"
+      "h1{margin-bottom:4px}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:36px}\n"
+      ".meta{color:#666;margin-top:0}nav a{margin-right:14px}\n"
+      ".grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}\n"
+      "figure{margin:8px 0}figcaption{font-size:12px;color:#555;max-width:560px}\n"
+      "table{border-collapse:collapse;font-size:12px;margin:8px 0 16px}\n"
+      "th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}\n"
+      "td:first-child,th:first-child{text-align:left}.note{color:#777;font-style:italic}\n";
+
+  std::string figure(const std::string& name, const std::string& caption, std::string svg) {
+    figures_.push_back({safe_name(name), caption, svg});
+    return "<figure>" + svg + "<figcaption>" + xml_escape(caption) + "</figcaption></figure>\n";
+  }
+
+  std::string link(const RunFiles& run, const std::string& file) const {
+    const fs::path target = fs::path(run.dir) / file;
+    if (!fs::exists(target)) return "";
+    std::error_code error;
+    auto relative = fs::relative(target, report_dir_.empty() ? "." : report_dir_, error);
+    const std::string href = error || relative.empty() ? target.string() : relative.string();
+    return "<a href=\"" + xml_escape(href) + "\">" + xml_escape(file) + "</a>";
+  }
+
+  static std::string none(const std::string& what) {
+    return "<p class=\"note\">No run has " + what + ".</p>\n";
+  }
+
+  std::string runs_section() const {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : runs_) {
+      const auto& m = r.config.value("model", json::object());
+      const auto& t = r.config.value("train", json::object());
+      const auto& d = r.config.value("data", json::object());
+      rows.push_back({r.name, cell(r.config.value("objective", json())),
+                      cell(m.value("arch", json())), cell(m.value("n_layers", json())),
+                      cell(m.value("d_model", json())), cell(m.value("n_heads", json())),
+                      cell(m.value("pool", json())), cell(d.value("dataset", json())),
+                      cell(t.value("epochs", json())), cell(t.value("batch_size", json())),
+                      cell(t.value("lr", json())), cell(t.value("weight_decay", json())),
+                      cell(t.value("augment", json())),
+                      r.eval.is_null() ? "" : percent(r.eval.value("final_accuracy", json()))});
+    }
+    return "<section id=\"runs\"><h2>Runs</h2>\n" +
+           table({"run", "objective", "arch", "layers", "d_model", "heads", "pool", "data",
+                  "epochs", "batch", "lr", "weight decay", "augment", "final accuracy (%)"},
+                 rows) +
+           "</section>\n";
+  }
+
+  std::string training_section() {
+    std::vector<Series> loss, val;
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      const auto& r = runs_[k];
+      std::vector<double> steps, values;
+      for (const auto& line : r.train_log) {
+        steps.push_back(number(line, "step"));
+        values.push_back(number(line, "loss"));
+      }
+      auto [x, y] = thin(steps, values, 300);
+      loss.push_back({r.name, x, y, palette(k), false, false});
+      Series v{r.name, {}, {}, palette(k)};
+      for (const auto& line : r.val_log) {
+        const auto acc = numbers(line.at("val_accuracy"), 100);
+        if (acc.empty()) continue;
+        v.x.push_back(number(line, "step"));
+        v.y.push_back(acc.back());
+      }
+      val.push_back(v);
+    }
+    std::string html = "<section id=\"training\"><h2>Training</h2>\n<div class=\"grid\">\n";
+    bool any = false;
+    if (std::any_of(loss.begin(), loss.end(), [](const Series& s) { return !s.x.empty(); })) {
+      ChartOptions o;
+      o.title = "Training loss";
+      o.x_label = "step";
+      o.y_label = "loss (objective, mean over the logged steps)";
+      html += figure("training_loss", "Training loss from metrics.jsonl (averaged to 300 points).",
+                     line_chart_svg(loss, o));
+      any = true;
+    }
+    if (std::any_of(val.begin(), val.end(), [](const Series& s) { return !s.x.empty(); })) {
+      ChartOptions o;
+      o.title = "Validation accuracy, last layer";
+      o.x_label = "step";
+      o.y_label = "accuracy (%)";
+      html += figure("validation_accuracy",
+                     "Accuracy of the last layer's classifier on the validation split during "
+                     "training.",
+                     line_chart_svg(val, o));
+      any = true;
+    }
+    html += "</div>\n";
+    if (!any) html += none("a metrics.jsonl");
+    return html + "</section>\n";
+  }
+
+  std::string accuracy_section() {
+    std::vector<Series> series, perplexity, saturation;
+    ChartOptions o;
+    o.title = "Layer-wise accuracy of the classifier";
+    o.x_label = "layer";
+    o.y_label = "accuracy (%)";
+    o.integer_x = true;
+    size_t max_layers = 0;
+    std::vector<std::string> headers = {"layer"};
+    std::vector<std::vector<double>> columns;
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      const auto& e = runs_[k].eval;
+      if (e.is_null()) continue;
+      const auto acc = numbers(e.at("accuracy"), 100);
+      max_layers = std::max(max_layers, acc.size());
+      series.push_back({runs_[k].name, one_to(acc.size()), acc, palette(k)});
+      headers.push_back(runs_[k].name);
+      columns.push_back(acc);
+      if (e.contains("last_head")) {
+        const auto last = numbers(e["last_head"].at("accuracy"), 100);
+        series.push_back(
+            {runs_[k].name + " (last head)", one_to(last.size()), last, palette(k), true});
+        headers.push_back(runs_[k].name + " (last head)");
+        columns.push_back(last);
+      }
+      const double depth_value = number(e, "minimal_depth");
+      const int64_t depth = std::isfinite(depth_value) ? int64_t(depth_value) : 0;
+      if (depth >= 1 && size_t(depth) <= acc.size())
+        o.markers.push_back(
+            {double(depth), acc[depth - 1], "min depth " + std::to_string(depth), palette(k)});
+      if (e.contains("perplexity")) {
+        const auto p = numbers(e["perplexity"]);
+        perplexity.push_back({runs_[k].name, one_to(p.size()), p, palette(k)});
+      }
+      const auto histogram = numbers(e.value("saturation_layer_histogram", json::array()));
+      double total = 0;
+      for (double h : histogram) total += h;
+      std::vector<double> share;
+      for (double h : histogram) share.push_back(total > 0 ? 100 * h / total : NAN);
+      saturation.push_back({runs_[k].name, {}, share, palette(k)});
+    }
+    std::string html = "<section id=\"accuracy\"><h2>Layer-wise accuracy</h2>\n";
+    if (series.empty()) return html + none("an eval.json (run layerwise eval)") + "</section>\n";
+    html += "<div class=\"grid\">\n" +
+            figure("layerwise_accuracy",
+                   "The last layer's classifier applied after every layer (multi-head runs: each "
+                   "layer's own head; dashed: their last head on every layer). Circles: the "
+                   "minimal depth, the first layer within the tolerance of the final accuracy.",
+                   line_chart_svg(series, o));
+    if (!perplexity.empty()) {
+      ChartOptions p = o;
+      p.title = "Layer-wise perplexity";
+      p.y_label = "perplexity";
+      p.markers.clear();
+      html += figure("layerwise_perplexity",
+                     "Next-token perplexity of the last layer's head applied after every layer.",
+                     line_chart_svg(perplexity, p));
+    }
+    std::vector<std::string> layers;
+    for (size_t l = 1; l <= max_layers; ++l) layers.push_back(std::to_string(l));
+    for (auto& s : saturation) s.y.resize(max_layers, NAN);
+    ChartOptions b;
+    b.title = "Saturation layer";
+    b.x_label = "layer from which the top-1 prediction no longer changes";
+    b.y_label = "samples (%)";
+    html += figure("saturation_layers",
+                   "Per sample, the earliest layer from which the prediction stays the same.",
+                   bar_chart_svg(layers, saturation, b)) +
+            "</div>\n";
+    std::vector<std::vector<std::string>> rows;
+    for (size_t l = 0; l < max_layers; ++l) {
+      std::vector<std::string> row = {std::to_string(l + 1)};
+      for (const auto& c : columns) row.push_back(l < c.size() ? fmt(c[l], 2) : "");
+      rows.push_back(row);
+    }
+    std::vector<std::string> depth_row = {"minimal depth"}, saturation_row = {"mean saturation"};
+    for (const auto& r : runs_) {
+      if (r.eval.is_null()) continue;
+      depth_row.push_back(cell(r.eval.value("minimal_depth", json())));
+      saturation_row.push_back(fmt(number(r.eval, "mean_saturation_layer"), 2));
+      if (r.eval.contains("last_head")) {
+        depth_row.push_back("");
+        saturation_row.push_back("");
+      }
+    }
+    rows.push_back(depth_row);
+    rows.push_back(saturation_row);
+    return html + table(headers, rows) + "</section>\n";
+  }
+
+  std::string similarity_section() {
+    std::string html = "<section id=\"similarity\"><h2>Similarity between layers</h2>\n";
+    std::vector<Series> to_last;
+    std::string heatmaps;
+    std::vector<std::vector<std::string>> rows;
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      const auto& s = runs_[k].similarity;
+      if (s.is_null()) continue;
+      const auto labels_a = s.at("layers_a").get<std::vector<std::string>>();
+      const auto labels_b = s.at("layers_b").get<std::vector<std::string>>();
+      size_t m = 0;
+      for (const auto& [metric, matrix] : s.at("metrics").items()) {
+        std::vector<double> values;
+        for (const auto& row : matrix)
+          for (const auto& v : row) values.push_back(v.is_number() ? v.get<double>() : NAN);
+        const auto tensor =
+            torch::tensor(values, torch::kFloat64).view({int64_t(labels_a.size()), -1});
+        HeatmapOptions h;
+        h.title = runs_[k].name + ": " + metric;
+        heatmaps += figure("heatmap_" + runs_[k].name + "_" + metric,
+                           runs_[k].name + ", " + metric + " between every pair of layers (" +
+                               cell(s.value("n_samples", json())) + " samples).",
+                           heatmap_svg(tensor, labels_a, labels_b, h));
+        // Similarity of each layer to the last one: the last column.
+        std::vector<double> x, y;
+        for (int64_t i = 0; i < tensor.size(0); ++i) {
+          x.push_back(double(i + 1));
+          y.push_back(tensor[i][tensor.size(1) - 1].item<double>());
+        }
+        to_last.push_back({runs_[k].name + " " + metric, x, y, palette(k), m > 0});
+        ++m;
+      }
+      std::vector<std::string> row = {runs_[k].name};
+      const auto correlations = s.value("correlation_with_cos", json::object());
+      for (const auto& [metric, r] : correlations.items())
+        row.push_back(metric + " " + fmt(r.is_number() ? r.get<double>() : NAN, 3));
+      rows.push_back(row);
+    }
+    if (to_last.empty())
+      return html + none("a similarity.json (run layerwise similarity)") + "</section>\n";
+    ChartOptions o;
+    o.title = "Similarity of each layer to the last";
+    o.x_label = "layer (row of the matrix)";
+    o.y_label = "similarity to the last layer";
+    o.integer_x = true;
+    html += "<div class=\"grid\">\n" +
+            figure("similarity_to_last",
+                   "The last column of each matrix: solid the first measure of the run "
+                   "(alphabetical), dashed the others.",
+                   line_chart_svg(to_last, o)) +
+            "</div>\n<h3>Correlation of each matrix with the COS matrix</h3>\n" +
+            table({"run", "Pearson r with COS"}, rows) + "<div class=\"grid\">\n" + heatmaps +
+            "</div>\n";
+    return html + "</section>\n";
+  }
+
+  std::string exit_section() {
+    std::string html = "<section id=\"exit\"><h2>Early exit</h2>\n";
+    std::vector<Series> curves;
+    ChartOptions o;
+    o.title = "Accuracy against speed-up";
+    o.x_label = "speed-up in layers (L / mean exit layer)";
+    o.y_label = "accuracy (%)";
+    std::vector<std::vector<std::string>> chosen_rows, timing_rows;
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      const auto& e = runs_[k].exit;
+      if (e.is_null()) continue;
+      std::vector<std::pair<double, double>> points;
+      for (const auto& p : e.at("points"))
+        points.push_back({number(p, "speedup_layers"), 100 * number(p, "accuracy")});
+      std::sort(points.begin(), points.end());
+      Series s{
+          runs_[k].name + " (" + e.value("policy", "") + ", " + e.value("heads", "") + " heads)",
+          {},
+          {},
+          palette(k)};
+      for (const auto& [x, y] : points) {
+        s.x.push_back(x);
+        s.y.push_back(y);
+      }
+      curves.push_back(s);
+      const auto& c = e.at("chosen");
+      o.markers.push_back({number(c, "speedup_layers"), 100 * number(c, "accuracy"),
+                           "t = " + cell(c.at("threshold")), palette(k)});
+      chosen_rows.push_back(
+          {runs_[k].name, e.value("policy", ""), cell(c.at("threshold")), percent(c.at("accuracy")),
+           percent(e.at("full_accuracy")), fmt(number(c, "mean_exit_layer"), 2),
+           fmt(number(c, "speedup_layers"), 2), fmt(number(c, "flops_ratio"), 3)});
+      for (const auto& t : c.value("timing", json::array()))
+        timing_rows.push_back(
+            {runs_[k].name, cell(t.value("device", json())), cell(t.value("batch_size", json())),
+             cell(t.value("schedule", json("batch"))), fmt(number(t, "speedup_layers"), 2),
+             fmt(number(t, "speedup_wall"), 2), fmt(100 * number(t, "efficiency"), 0)});
+    }
+    if (curves.empty()) return html + none("an exit.json (run layerwise exit)") + "</section>\n";
+    html += "<div class=\"grid\">\n" +
+            figure("exit_curves",
+                   "Each point a threshold of the policy on the evaluation split; circles: the "
+                   "threshold calibrated on the validation split.",
+                   line_chart_svg(curves, o)) +
+            "</div>\n<h3>Calibrated operating points</h3>\n" +
+            table({"run", "policy", "threshold", "accuracy (%)", "full depth (%)",
+                   "mean exit layer", "speed-up (layers)", "FLOPs ratio"},
+                  chosen_rows);
+    if (!timing_rows.empty())
+      html += "<h3>Measured wall-clock speed-up</h3>\n" +
+              table({"run", "device", "batch", "schedule", "speed-up (layers)", "speed-up (wall)",
+                     "efficiency (%)"},
+                    timing_rows);
+    return html + "</section>\n";
+  }
+
+  std::string files_section() const {
+    std::string html = "<section id=\"files\"><h2>Files</h2>\n<ul>\n";
+    for (const auto& r : runs_) {
+      html += "<li>" + xml_escape(r.name) + ":";
+      for (const char* file : {"config.json", "metrics.jsonl", "eval.json", "similarity.json",
+                               "exit.json", "cos.csv", "cka_linear.csv", "model.safetensors"}) {
+        const auto a = link(r, file);
+        if (!a.empty()) html += " " + a;
+      }
+      html += "</li>\n";
+    }
+    return html + "</ul>\n</section>\n";
+  }
+
+  const std::vector<RunFiles>& runs_;
+  std::string report_dir_;
+  std::vector<Figure> figures_;
+};
+
+}  // namespace
+
+RunFiles read_run_files(const std::string& dir) {
+  RunFiles run;
+  run.dir = dir;
+  LW_CHECK(file_exists(dir + "/config.json"), dir,
+           ": not a run folder (no config.json; make one with layerwise train)");
+  run.config = read_json_if_present(dir + "/config.json");
+  run.eval = read_json_if_present(dir + "/eval.json");
+  run.similarity = read_json_if_present(dir + "/similarity.json");
+  run.exit = read_json_if_present(dir + "/exit.json");
+  const std::string metrics = dir + "/metrics.jsonl";
+  if (file_exists(metrics)) {
+    std::ifstream in(metrics);
+    std::string line;
+    for (int64_t number = 1; std::getline(in, line); ++number) {
+      if (line.empty()) continue;
+      json j;
+      try {
+        j = json::parse(line);
+      } catch (const json::exception&) {
+        throw Error(str_cat(metrics, ":", number, ": not valid JSON"));
+      }
+      if (j.contains("val_accuracy")) run.val_log.push_back(j);
+      if (j.contains("loss") && j.contains("step")) run.train_log.push_back(j);
+    }
+  }
+  run.name = fs::path(dir).lexically_normal().filename().string();
+  if (run.name.empty() || run.name == ".")
+    run.name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  return run;
+}
+
+Report build_report(const std::vector<RunFiles>& runs, const std::string& report_dir) {
+  LW_CHECK(!runs.empty(), "report: no runs given");
+  return ReportBuilder(runs, report_dir).build();
+}
+
+std::vector<std::string> write_report(const std::vector<std::string>& run_dirs,
+                                      const std::string& out) {
+  std::vector<RunFiles> runs;
+  std::map<std::string, int> seen;
+  for (const auto& dir : run_dirs) {
+    runs.push_back(read_run_files(dir));
+    auto& name = runs.back().name;
+    if (const int n = seen[name]++; n > 0) name += "-" + std::to_string(n + 1);
+  }
+  const fs::path out_path(out);
+  const std::string report_dir =
+      out_path.has_parent_path() ? out_path.parent_path().string() : std::string(".");
+  make_directories(report_dir);
+  const auto report = build_report(runs, report_dir);
+  const fs::path figure_dir = out_path.parent_path() / (out_path.stem().string() + "_figures");
+  make_directories(figure_dir.string());
+  std::vector<std::string> paths;
+  for (const auto& f : report.figures) {
+    paths.push_back((figure_dir / (f.name + ".svg")).string());
+    write_file_atomic(paths.back(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + f.svg);
+  }
+  write_file_atomic(out, report.html);
+  return paths;
+}
+
+}  // namespace layerwise::report
