@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   app.add_option("--schedules", schedules, "runner schedules: batch, stream")
       ->capture_default_str();
   app.add_option("--samples", options.time_samples, "test samples timed")->capture_default_str();
+  app.add_option("--repeats", options.time_repeats, "timed runs per measurement (median kept)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.add_flag("--last-head", options.last_head, "multi-head runs: the last head everywhere");
   app.add_flag("--bf16", options.eval.bf16, "CUDA: bf16 autocast");
   app.add_option("--json", json, "where to write exit.json (default RUN/exit_bench.json)");

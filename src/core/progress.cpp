@@ -44,6 +44,7 @@ void Progress::items(const std::string& label, int64_t done, int64_t total,
     start_ = now;
     started_ = true;
   }
+  if (done == 0) return;  // nothing to say yet: the rate is counted from here
   const double seconds = std::chrono::duration<double>(now - start_).count();
   const double rate = seconds > 0 ? double(done) / seconds : 0;
   char text[160];

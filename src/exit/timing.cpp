@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <tuple>
 #include <vector>
 
 #include "layerwise/core/compat.h"
@@ -12,21 +14,32 @@ namespace layerwise::exit {
 
 namespace {
 
-// Median wall time of `repeats` runs of `body` after one warm-up run.
-template <typename Body>
-double median_seconds(const torch::Device& device, int64_t repeats, Body&& body) {
-  std::vector<double> times;
+double seconds_of(const torch::Device& device, const std::function<void()>& body) {
+  compat::synchronize(device);
+  const auto start = std::chrono::steady_clock::now();
+  body();
+  compat::synchronize(device);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Median wall times of `repeats` runs of `a` and of `b`, after one warm-up run of each. The runs
+// alternate (a, b, a, b, ...), so that a slow spell of a shared machine hits both alike.
+std::pair<double, double> paired_median_seconds(const torch::Device& device, int64_t repeats,
+                                                const std::function<void()>& a,
+                                                const std::function<void()>& b) {
+  std::vector<double> times_a, times_b;
   for (int64_t i = 0; i <= repeats; ++i) {
-    compat::synchronize(device);
-    const auto start = std::chrono::steady_clock::now();
-    body();
-    compat::synchronize(device);
-    if (i > 0)
-      times.push_back(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const double ta = seconds_of(device, a), tb = seconds_of(device, b);
+    if (i == 0) continue;  // warm-up
+    times_a.push_back(ta);
+    times_b.push_back(tb);
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return {median(times_a), median(times_b)};
 }
 
 // The model as it would be served without early exit: every block, then the last head once.
@@ -59,11 +72,10 @@ ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inpu
   timing.device = options.device.str();
   timing.samples = inputs.size(0);
   ExitResult result;
-  timing.early_exit_seconds = median_seconds(options.device, repeats, [&] {
-    result = run_early_exit(model, inputs, policy, heads, options, schedule);
-  });
-  timing.full_depth_seconds =
-      median_seconds(options.device, repeats, [&] { full_depth(model, inputs, options); });
+  std::tie(timing.early_exit_seconds, timing.full_depth_seconds) = paired_median_seconds(
+      options.device, repeats,
+      [&] { result = run_early_exit(model, inputs, policy, heads, options, schedule); },
+      [&] { full_depth(model, inputs, options); });
   timing.mean_exit_layer = result.exit_layer.to(torch::kFloat64).mean().item<double>();
   timing.speedup_layers = double(model.n_layers()) / timing.mean_exit_layer;
   timing.speedup_wall = timing.full_depth_seconds / timing.early_exit_seconds;

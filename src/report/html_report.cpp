@@ -1,5 +1,6 @@
 #include "layerwise/report/html_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -324,46 +325,53 @@ class ReportBuilder {
     return html + table(headers, rows) + "</section>\n";
   }
 
-  std::string similarity_section() {
-    std::string html = "<section id=\"similarity\"><h2>Similarity between layers</h2>\n";
-    std::vector<Series> to_last;
-    std::string heatmaps;
-    std::vector<std::vector<std::string>> rows;
+  // One similarity matrix of one run, as read from similarity.json.
+  struct Matrix {
+    size_t run;
+    std::string metric;
+    torch::Tensor values;  // (rows, cols) float64
+    std::vector<std::string> rows, cols;
+  };
+
+  // Every run's matrices, COS first, then the other measures in name order.
+  std::vector<Matrix> read_matrices() const {
+    std::vector<Matrix> matrices;
     for (size_t k = 0; k < runs_.size(); ++k) {
       const auto& s = runs_[k].similarity;
       if (s.is_null()) continue;
-      const auto labels_a = s.at("layers_a").get<std::vector<std::string>>();
-      const auto labels_b = s.at("layers_b").get<std::vector<std::string>>();
-      size_t m = 0;
+      const auto rows = s.at("layers_a").get<std::vector<std::string>>();
+      const auto cols = s.at("layers_b").get<std::vector<std::string>>();
       for (const auto& [metric, matrix] : s.at("metrics").items()) {
         std::vector<double> values;
         for (const auto& row : matrix)
           for (const auto& v : row) values.push_back(v.is_number() ? v.get<double>() : NAN);
-        const auto tensor =
-            torch::tensor(values, torch::kFloat64).view({int64_t(labels_a.size()), -1});
-        HeatmapOptions h;
-        h.title = runs_[k].name + ": " + metric;
-        heatmaps += figure("heatmap_" + runs_[k].name + "_" + metric,
-                           runs_[k].name + ", " + metric + " between every pair of layers (" +
-                               cell(s.value("n_samples", json())) + " samples).",
-                           heatmap_svg(tensor, labels_a, labels_b, h));
-        // Similarity of each layer to the last one: the last column.
-        std::vector<double> x, y;
-        for (int64_t i = 0; i < tensor.size(0); ++i) {
-          x.push_back(double(i + 1));
-          y.push_back(tensor[i][tensor.size(1) - 1].item<double>());
-        }
-        to_last.push_back({runs_[k].name + " " + metric, x, y, palette(k), m > 0});
-        ++m;
+        matrices.push_back({k, metric,
+                            torch::tensor(values, torch::kFloat64).view({int64_t(rows.size()), -1}),
+                            rows, cols});
       }
-      std::vector<std::string> row = {runs_[k].name};
-      const auto correlations = s.value("correlation_with_cos", json::object());
-      for (const auto& [metric, r] : correlations.items())
-        row.push_back(metric + " " + fmt(r.is_number() ? r.get<double>() : NAN, 3));
-      rows.push_back(row);
     }
-    if (to_last.empty())
+    std::stable_sort(matrices.begin(), matrices.end(), [](const Matrix& a, const Matrix& b) {
+      return (a.metric != "cos") < (b.metric != "cos");
+    });
+    return matrices;
+  }
+
+  std::string similarity_section() {
+    std::string html = "<section id=\"similarity\"><h2>Similarity between layers</h2>\n";
+    const auto matrices = read_matrices();
+    if (matrices.empty())
       return html + none("a similarity.json (run layerwise similarity)") + "</section>\n";
+    // Similarity of each layer to the last one (the last column): COS solid, others dashed.
+    std::vector<Series> to_last;
+    std::vector<std::string> metrics;  // COS first, as the matrices
+    for (const auto& m : matrices) {
+      if (std::find(metrics.begin(), metrics.end(), m.metric) == metrics.end())
+        metrics.push_back(m.metric);
+      const auto last = m.values.select(1, m.values.size(1) - 1).contiguous();  // (rows)
+      std::vector<double> y(last.data_ptr<double>(), last.data_ptr<double>() + last.numel());
+      to_last.push_back({runs_[m.run].name + " " + m.metric, one_to(y.size()), y, palette(m.run),
+                         m.metric != "cos"});
+    }
     ChartOptions o;
     o.title = "Similarity of each layer to the last";
     o.x_label = "layer (row of the matrix)";
@@ -371,12 +379,46 @@ class ReportBuilder {
     o.integer_x = true;
     html += "<div class=\"grid\">\n" +
             figure("similarity_to_last",
-                   "The last column of each matrix: solid the first measure of the run "
-                   "(alphabetical), dashed the others.",
+                   "The last column of each matrix: COS solid, the other measures dashed.",
                    line_chart_svg(to_last, o)) +
-            "</div>\n<h3>Correlation of each matrix with the COS matrix</h3>\n" +
-            table({"run", "Pearson r with COS"}, rows) + "<div class=\"grid\">\n" + heatmaps +
             "</div>\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& run : runs_) {
+      if (run.similarity.is_null()) continue;
+      std::vector<std::string> row = {run.name};
+      const auto correlations = run.similarity.value("correlation_with_cos", json::object());
+      for (const auto& [metric, r] : correlations.items())
+        row.push_back(metric + " " + fmt(r.is_number() ? r.get<double>() : NAN, 3));
+      rows.push_back(row);
+    }
+    html += "<h3>Correlation of each matrix with the COS matrix</h3>\n" +
+            table({"run", "Pearson r with COS"}, rows);
+    // Heatmaps, one row per measure, on one colour scale per measure so that runs compare.
+    for (const auto& metric : metrics) {
+      double low = INFINITY, high = -INFINITY;
+      for (const auto& m : matrices)
+        if (m.metric == metric) {
+          const auto finite = m.values.masked_select(torch::isfinite(m.values));
+          if (finite.numel() == 0) continue;
+          low = std::min(low, finite.min().item<double>());
+          high = std::max(high, finite.max().item<double>());
+        }
+      html += "<div class=\"grid\">\n";
+      for (const auto& m : matrices) {
+        if (m.metric != metric) continue;
+        const auto& run = runs_[m.run];
+        HeatmapOptions h;
+        h.title = run.name + ": " + metric;
+        h.low = low;
+        h.high = high;
+        html += figure("heatmap_" + run.name + "_" + metric,
+                       run.name + ", " + metric + " between every pair of layers (" +
+                           cell(run.similarity.value("n_samples", json())) +
+                           " samples; one colour scale for every run).",
+                       heatmap_svg(m.values, m.rows, m.cols, h));
+      }
+      html += "</div>\n";
+    }
     return html + "</section>\n";
   }
 

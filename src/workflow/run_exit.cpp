@@ -65,8 +65,8 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
     for (auto schedule : options.time_schedules) {
       auto eval = options.eval;
       eval.batch_size = batch;
-      chosen["timing"].push_back(
-          exit::to_json(exit::time_early_exit(*run.model, timed, policy, heads, eval, schedule)));
+      chosen["timing"].push_back(exit::to_json(exit::time_early_exit(
+          *run.model, timed, policy, heads, eval, schedule, options.time_repeats)));
     }
   result["chosen"] = chosen;
   const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;

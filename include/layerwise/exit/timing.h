@@ -20,7 +20,8 @@ struct ExitTiming {
   Schedule schedule = Schedule::batch;
   std::string device;
   int64_t samples = 0;
-  double early_exit_seconds = 0;  // median of `repeats` runs after a warm-up
+  double early_exit_seconds = 0;  // median of `repeats` runs after a warm-up, alternating with
+                                  // the full-depth runs
   double full_depth_seconds = 0;
   double mean_exit_layer = 0;  // of the timed samples
   double speedup_layers = 0;   // L / mean_exit_layer: the ideal

@@ -22,8 +22,9 @@ struct RunExitOptions {
   std::vector<int64_t> time_batches =
       {};                       // batch sizes at which to time the runner (none: untimed)
   int64_t time_samples = 2048;  // samples timed per batch size
+  int64_t time_repeats = 3;     // timed runs per measurement (the median is kept)
   std::vector<exit::Schedule> time_schedules = {exit::Schedule::batch, exit::Schedule::stream};
-  std::string out;  // exit.json path; empty: RUN/exit.json
+  std::string out;     // exit.json path; empty: RUN/exit.json
   bool quiet = false;  // no progress on stderr
   analysis::EvalOptions eval;
 };
