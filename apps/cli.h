@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <torch/torch.h>
@@ -18,6 +19,15 @@ struct GlobalFlags {
 
 /// Runs a parsed subcommand; returns the exit status.
 using Runner = std::function<int(const GlobalFlags&)>;
+
+/// The shape every subcommand shares: `add_options(app, flags)` declares its flags, and the
+/// returned Runner calls `run(flags, global)` once they are parsed (it owns the flags).
+template <typename Flags, typename AddOptions, typename Run>
+Runner make_subcommand(CLI::App& app, AddOptions add_options, Run run) {
+  auto flags = std::make_shared<Flags>();
+  add_options(app, *flags);
+  return [flags, run](const GlobalFlags& global) { return run(*flags, global); };
+}
 
 /// Adds a subcommand and returns what runs it (flags are owned by the returned function).
 Runner add_compare(CLI::App& app);

@@ -144,9 +144,7 @@ int run(const CompareFlags& flags, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_compare(CLI::App& app) {
-  auto flags = std::make_shared<CompareFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<CompareFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

@@ -50,9 +50,7 @@ int run(workflow::DemoOptions o, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_demo(CLI::App& app) {
-  auto options = std::make_shared<workflow::DemoOptions>();
-  add_options(app, *options);
-  return [options](const GlobalFlags& global) { return run(*options, global); };
+  return make_subcommand<workflow::DemoOptions>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

@@ -65,9 +65,7 @@ int run(EvalFlags f, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_eval(CLI::App& app) {
-  auto flags = std::make_shared<EvalFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<EvalFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

@@ -50,9 +50,7 @@ int run(const ExampleFlags& flags, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_example(CLI::App& app) {
-  auto flags = std::make_shared<ExampleFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<ExampleFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

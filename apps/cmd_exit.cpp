@@ -90,9 +90,7 @@ int run(ExitFlags f, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_exit(CLI::App& app) {
-  auto flags = std::make_shared<ExitFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<ExitFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

@@ -46,9 +46,7 @@ int run(const ReportFlags& f, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_report(CLI::App& app) {
-  auto flags = std::make_shared<ReportFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<ReportFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

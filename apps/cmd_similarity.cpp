@@ -69,9 +69,7 @@ int run(SimilarityFlags f, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_similarity(CLI::App& app) {
-  auto flags = std::make_shared<SimilarityFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<SimilarityFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

@@ -69,7 +69,9 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--heads", f.heads, "override: attention heads")->check(CLI::Range(1, 1024));
   cmd->add_option("--d-ff", f.d_ff, "override: MLP width")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--patch-size", f.patch_size, "override: patch size")->check(CLI::Range(1, 1024));
-  cmd->add_option("--pool", f.pool, "what the head reads: cls (the class token) or mean (of the patches / real tokens)");
+  cmd->add_option(
+      "--pool", f.pool,
+      "what the head reads: cls (the class token) or mean (of the patches / real tokens)");
   cmd->add_flag("--tie-embeddings", f.tie_embeddings,
                 "text decoders: the output projection is the token embedding");
   cmd->add_option("--dropout", f.dropout, "override: residual dropout while training, in [0, 1)")
@@ -244,9 +246,7 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
 }  // namespace
 
 Runner add_train(CLI::App& app) {
-  auto flags = std::make_shared<TrainFlags>();
-  add_options(app, *flags);
-  return [flags](const GlobalFlags& global) { return run(*flags, global); };
+  return make_subcommand<TrainFlags>(app, add_options, run);
 }
 
 }  // namespace layerwise::cli

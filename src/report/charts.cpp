@@ -107,10 +107,17 @@ void axes(std::ostringstream& svg, const Frame& f, const ChartOptions& options, 
   }
   if (x_ticks) {
     auto ticks = nice_ticks(f.x.low, f.x.high);
-    if (options.integer_x)
-      ticks.erase(
-          std::remove_if(ticks.begin(), ticks.end(), [](double t) { return t != std::round(t); }),
-          ticks.end());
+    if (options.integer_x) {  // whole numbers: each of them up to 16, else the round ones
+      const double first = std::ceil(f.x.low), last = std::floor(f.x.high);
+      if (last - first <= 15) {
+        ticks.clear();
+        for (double t = first; t <= last; ++t) ticks.push_back(t);
+      } else {
+        ticks.erase(
+            std::remove_if(ticks.begin(), ticks.end(), [](double t) { return t != std::round(t); }),
+            ticks.end());
+      }
+    }
     for (double t : ticks)
       svg << "<line x1=\"" << fmt(f.px(t)) << "\" y1=\"" << fmt(f.bottom()) << "\" x2=\""
           << fmt(f.px(t)) << "\" y2=\"" << fmt(f.bottom() + 4) << "\"/>\n<text x=\"" << fmt(f.px(t))
