@@ -5,6 +5,7 @@
 #include "layerwise/exit/sweep.h"
 #include "layerwise/exit/timing.h"
 #include "layerwise/model/layered_model.h"
+#include "layerwise/model/text_models.h"
 #include "test_util.h"
 
 namespace le = layerwise::exit;
@@ -159,6 +160,52 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
                                  options);
             }).find("4 layers"),
             std::string::npos);
+}
+
+TEST(ExitRunner, TextRowsKeepTheirMasksInBothSchedules) {
+  torch::manual_seed(3);
+  auto config = lm::text_preset("encoder-tiny");
+  config.vocab_size = 50;
+  config.n_layers = 4;
+  config.n_classes = 3;
+  config.max_len = 12;
+  auto model = lm::make_model(config);
+  model->eval();
+  // 19 rows of <cls> + 1..10 tokens, padded to 12 (ragged lengths within every batch).
+  auto tokens = torch::randint(4, 50, {19, 12}, torch::kInt64);
+  for (int64_t i = 0; i < 19; ++i) tokens[i].slice(0, 2 + i % 10).fill_(lm::kPadToken);
+  tokens.select(1, 0).fill_(1);
+  la::EvalOptions options;
+  options.batch_size = 5;
+  torch::Tensor full;
+  double median = 0;
+  {
+    torch::NoGradGuard no_grad;
+    full = model->forward(tokens).argmax(1);
+    const auto h1 = model->forward_layers(tokens, 1)[1];
+    median = model->head(model->pool(h1, model->token_mask(tokens)))
+                 .softmax(1)
+                 .amax(1)
+                 .median()
+                 .item<double>();
+  }
+  for (auto schedule : {le::Schedule::batch, le::Schedule::stream}) {
+    SCOPED_TRACE(le::to_string(schedule));
+    const auto never = le::run_early_exit(*model, tokens, {le::PolicyKind::confidence, 1.0},
+                                          la::HeadChoice::last, options, schedule);
+    EXPECT_TRUE(never.predictions.equal(full));
+    const le::ExitPolicy policy{le::PolicyKind::confidence, median};
+    const auto mixed =
+        le::run_early_exit(*model, tokens, policy, la::HeadChoice::last, options, schedule);
+    EXPECT_GT((mixed.exit_layer == 1).sum().item<int64_t>(), 3);
+    for (int64_t i = 0; i < tokens.size(0); ++i) {
+      // One row alone, without padding rows of other lengths around it.
+      const auto alone = le::run_early_exit(*model, tokens.slice(0, i, i + 1), policy,
+                                            la::HeadChoice::last, options, schedule);
+      EXPECT_EQ(mixed.exit_layer[i].item<int64_t>(), alone.exit_layer[0].item<int64_t>()) << i;
+      EXPECT_EQ(mixed.predictions[i].item<int64_t>(), alone.predictions[0].item<int64_t>()) << i;
+    }
+  }
 }
 
 TEST(ExitSweep, SimulationMatchesTheRunnerAndCalibrationMeetsItsTarget) {

@@ -10,29 +10,20 @@
 
 namespace layerwise::analysis {
 
+InferenceScope::InferenceScope(model::LayeredModel& model, const EvalOptions& options)
+    : model_(model), was_training_(model.is_training()), bf16_(options.bf16) {
+  LW_CHECK(options.batch_size > 0, "evaluation batch size must be positive, got ",
+           options.batch_size);
+  model_.eval();
+  if (bf16_) compat::set_cuda_bf16_autocast(true);
+}
+
+InferenceScope::~InferenceScope() {
+  if (bf16_) compat::set_cuda_bf16_autocast(false);
+  model_.train(was_training_);
+}
+
 namespace {
-
-// Eval mode, no gradients and (optionally) bf16 autocast for the lifetime of the object; restores
-// the model's training flag afterwards.
-class InferenceScope {
- public:
-  InferenceScope(model::LayeredModel& model, const EvalOptions& options)
-      : model_(model), was_training_(model.is_training()), bf16_(options.bf16) {
-    LW_CHECK(options.batch_size > 0, "evaluation batch size must be positive, got ",
-             options.batch_size);
-    model_.eval();
-    if (bf16_) compat::set_cuda_bf16_autocast(true);
-  }
-  ~InferenceScope() {
-    if (bf16_) compat::set_cuda_bf16_autocast(false);
-    model_.train(was_training_);
-  }
-
- private:
-  model::LayeredModel& model_;
-  bool was_training_, bf16_;
-  torch::NoGradGuard no_grad_;
-};
 
 // One vector per sample from (B, T, D); mask (B, T) marks real tokens (undefined: all real).
 torch::Tensor pool_tokens(model::LayeredModel& model, const torch::Tensor& h,

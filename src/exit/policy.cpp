@@ -56,6 +56,14 @@ PolicyState select_rows(const PolicyState& state, const torch::Tensor& keep) {
   return {state.last_class.index_select(0, keep), state.streak.index_select(0, keep)};
 }
 
+PolicyState slice_rows(const PolicyState& state, int64_t begin, int64_t end) {
+  return {state.last_class.slice(0, begin, end), state.streak.slice(0, begin, end)};
+}
+
+PolicyState concat_rows(const PolicyState& a, const PolicyState& b) {
+  return {torch::cat({a.last_class, b.last_class}), torch::cat({a.streak, b.streak})};
+}
+
 torch::Tensor should_exit(const ExitPolicy& policy, const torch::Tensor& logits, int64_t layer,
                           int64_t n_layers, PolicyState& state) {
   const auto log_p = logits.to(torch::kFloat32).log_softmax(-1);  // (B, C)

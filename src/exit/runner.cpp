@@ -22,20 +22,15 @@ struct Rows {
             index.index_select(0, keep), select_rows(state, keep)};
   }
   Rows slice(int64_t begin, int64_t end) const {
-    return {h.slice(0, begin, end),
-            mask.defined() ? mask.slice(0, begin, end) : mask,
-            index.slice(0, begin, end),
-            {state.last_class.slice(0, begin, end), state.streak.slice(0, begin, end)}};
+    return {h.slice(0, begin, end), mask.defined() ? mask.slice(0, begin, end) : mask,
+            index.slice(0, begin, end), slice_rows(state, begin, end)};
   }
 };
 
 Rows concat(const Rows& a, const Rows& b) {
   if (a.size() == 0) return b;
-  return {torch::cat({a.h, b.h}),
-          a.mask.defined() ? torch::cat({a.mask, b.mask}) : a.mask,
-          torch::cat({a.index, b.index}),
-          {torch::cat({a.state.last_class, b.state.last_class}),
-           torch::cat({a.state.streak, b.state.streak})}};
+  return {torch::cat({a.h, b.h}), a.mask.defined() ? torch::cat({a.mask, b.mask}) : a.mask,
+          torch::cat({a.index, b.index}), concat_rows(a.state, b.state)};
 }
 
 // Where each input's result goes: (N) buffers on the device, written without host syncs.
@@ -60,8 +55,6 @@ class Runner {
         options_(options),
         schedule_(schedule),
         waiting_(size_t(model.n_layers()) + 1) {
-    LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
-             model.config().arch, " predicts every token");
     const int64_t n = inputs.size(0);
     const auto long_options = torch::dtype(torch::kInt64).device(options.device);
     out_ = {torch::full({n}, -1, long_options), torch::zeros({n}, long_options),
@@ -75,7 +68,9 @@ class Runner {
         admit_next_batch();
         continue;
       }
-      if (layer == 0) layer = deepest_waiting(1);  // inputs used up: flush what waits
+      // Inputs used up: flush from the shallowest block, so that the rows it lets through join
+      // those waiting deeper and each block runs once more, not once per shallower flush.
+      if (layer == 0) layer = shallowest_waiting();
       if (layer == 0) break;
       run_block(layer);
     }
@@ -92,6 +87,12 @@ class Runner {
   int64_t deepest_waiting(int64_t at_least) const {
     for (int64_t layer = model_.n_layers(); layer >= 1; --layer)
       if (waiting_[layer].size() >= at_least) return layer;
+    return 0;
+  }
+
+  int64_t shallowest_waiting() const {
+    for (int64_t layer = 1; layer <= model_.n_layers(); ++layer)
+      if (waiting_[layer].size() > 0) return layer;
     return 0;
   }
 
@@ -162,14 +163,10 @@ ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& input
   LW_CHECK(policy.kind != PolicyKind::depth || policy.threshold <= double(model.n_layers()),
            "--threshold for depth is ", policy.threshold, " but the model has ", model.n_layers(),
            " layers");
-  const bool was_training = model.is_training();
-  model.eval();
-  torch::NoGradGuard no_grad;
-  if (options.bf16) compat::set_cuda_bf16_autocast(true);
-  auto result = Runner(model, inputs, policy, heads, options, schedule).run();
-  if (options.bf16) compat::set_cuda_bf16_autocast(false);
-  model.train(was_training);
-  return result;
+  LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
+           model.config().arch, " predicts every token");
+  analysis::InferenceScope scope(model, options);
+  return Runner(model, inputs, policy, heads, options, schedule).run();
 }
 
 }  // namespace layerwise::exit

@@ -28,13 +28,20 @@ double median(std::vector<double> values) {
 }
 
 // Median wall times of `repeats` runs of `a` and of `b`, after one warm-up run of each. The runs
-// alternate (a, b, a, b, ...), so that a slow spell of a shared machine hits both alike.
+// interleave (a b, b a, a b, ...), so that a slow spell of a shared machine hits both alike.
 std::pair<double, double> paired_median_seconds(const torch::Device& device, int64_t repeats,
                                                 const std::function<void()>& a,
                                                 const std::function<void()>& b) {
   std::vector<double> times_a, times_b;
   for (int64_t i = 0; i <= repeats; ++i) {
-    const double ta = seconds_of(device, a), tb = seconds_of(device, b);
+    double ta = 0, tb = 0;
+    if (i % 2 == 0) {  // a first, then b first: no side always runs in the other's wake
+      ta = seconds_of(device, a);
+      tb = seconds_of(device, b);
+    } else {
+      tb = seconds_of(device, b);
+      ta = seconds_of(device, a);
+    }
     if (i == 0) continue;  // warm-up
     times_a.push_back(ta);
     times_b.push_back(tb);
@@ -45,17 +52,12 @@ std::pair<double, double> paired_median_seconds(const torch::Device& device, int
 // The model as it would be served without early exit: every block, then the last head once.
 void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
                 const analysis::EvalOptions& options) {
-  const bool was_training = model.is_training();
-  model.eval();
-  torch::NoGradGuard no_grad;
-  if (options.bf16) compat::set_cuda_bf16_autocast(true);
+  analysis::InferenceScope scope(model, options);
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size))
                        .to(options.device);
     model.forward(x).argmax(-1).cpu();  // predictions reach the host, as the runner's do
   }
-  if (options.bf16) compat::set_cuda_bf16_autocast(false);
-  model.train(was_training);
 }
 
 }  // namespace

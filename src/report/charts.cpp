@@ -208,6 +208,7 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
     svg << "</g>\n";
   }
   for (const auto& m : options.markers) {
+    if (!std::isfinite(m.x) || !std::isfinite(m.y)) continue;  // nothing to point at
     const auto colour = m.colour.empty() ? "#000" : m.colour;
     svg << "<g class=\"marker\"><circle cx=\"" << fmt(f.px(m.x)) << "\" cy=\"" << fmt(f.py(m.y))
         << "\" r=\"6\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"><title>"

@@ -1,6 +1,7 @@
 #include "layerwise/report/html_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -67,10 +68,41 @@ std::vector<double> numbers(const json& list, double scale = 1) {
   return out;
 }
 
+// The layer numbers of labels "layer.N" (N), or 1..n when a label has another form.
+std::vector<double> layer_numbers(const std::vector<std::string>& labels) {
+  std::vector<double> x;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const auto dot = labels[i].rfind('.');
+    try {
+      x.push_back(std::stod(labels[i].substr(dot == std::string::npos ? 0 : dot + 1)));
+    } catch (const std::exception&) {
+      x.clear();
+      for (size_t k = 0; k < labels.size(); ++k) x.push_back(double(k + 1));
+      return x;
+    }
+  }
+  return x;
+}
+
 std::vector<double> one_to(size_t n) {
   std::vector<double> x(n);
   for (size_t i = 0; i < n; ++i) x[i] = double(i + 1);
   return x;
+}
+
+// URL path segment: unreserved characters kept, every other byte as %XX.
+std::string percent_encode(const std::string& segment) {
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += char(c);
+    } else {
+      char buffer[4];
+      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
+      out += buffer;
+    }
+  }
+  return out;
 }
 
 std::string safe_name(const std::string& text) {
@@ -149,16 +181,28 @@ class ReportBuilder {
       "td:first-child,th:first-child{text-align:left}.note{color:#777;font-style:italic}\n";
 
   std::string figure(const std::string& name, const std::string& caption, std::string svg) {
-    figures_.push_back({safe_name(name), caption, svg});
+    // File names stay unique even where two runs' names differ only in characters made '_'.
+    std::string file = safe_name(name);
+    for (int n = 2; std::any_of(figures_.begin(), figures_.end(),
+                                [&](const Figure& f) { return f.name == file; });
+         ++n)
+      file = safe_name(name) + "-" + std::to_string(n);
+    figures_.push_back({file, caption, svg});
     return "<figure>" + svg + "<figcaption>" + xml_escape(caption) + "</figcaption></figure>\n";
   }
 
+  // A link to a run's file, relative to the page (paths compared as written, symbolic links not
+  // followed; a file:// URL where no relative path exists), each segment percent-encoded.
   std::string link(const RunFiles& run, const std::string& file) const {
     const fs::path target = fs::path(run.dir) / file;
-    if (!fs::exists(target)) return "";
-    std::error_code error;
-    auto relative = fs::relative(target, report_dir_.empty() ? "." : report_dir_, error);
-    const std::string href = error || relative.empty() ? target.string() : relative.string();
+    if (!file_exists(target.string())) return "";
+    const auto page_dir = fs::absolute(report_dir_.empty() ? "." : report_dir_).lexically_normal();
+    const auto absolute = fs::absolute(target).lexically_normal();
+    const auto relative = absolute.lexically_relative(page_dir);
+    std::string href;
+    for (const auto& segment : relative.empty() ? absolute.relative_path() : relative)
+      href += (href.empty() ? "" : "/") + percent_encode(segment.string());
+    if (relative.empty()) href = "file:///" + href;
     return "<a href=\"" + xml_escape(href) + "\">" + xml_escape(file) + "</a>";
   }
 
@@ -369,8 +413,8 @@ class ReportBuilder {
         metrics.push_back(m.metric);
       const auto last = m.values.select(1, m.values.size(1) - 1).contiguous();  // (rows)
       std::vector<double> y(last.data_ptr<double>(), last.data_ptr<double>() + last.numel());
-      to_last.push_back({runs_[m.run].name + " " + m.metric, one_to(y.size()), y, palette(m.run),
-                         m.metric != "cos"});
+      to_last.push_back({runs_[m.run].name + " " + m.metric, layer_numbers(m.rows), y,
+                         palette(m.run), m.metric != "cos"});
     }
     ChartOptions o;
     o.title = "Similarity of each layer to the last";
@@ -382,17 +426,20 @@ class ReportBuilder {
                    "The last column of each matrix: COS solid, the other measures dashed.",
                    line_chart_svg(to_last, o)) +
             "</div>\n";
+    std::vector<std::string> headers = {"run"};
+    for (const auto& metric : metrics)
+      if (metric != "cos") headers.push_back(metric);
     std::vector<std::vector<std::string>> rows;
     for (const auto& run : runs_) {
       if (run.similarity.is_null()) continue;
       std::vector<std::string> row = {run.name};
       const auto correlations = run.similarity.value("correlation_with_cos", json::object());
-      for (const auto& [metric, r] : correlations.items())
-        row.push_back(metric + " " + fmt(r.is_number() ? r.get<double>() : NAN, 3));
+      for (size_t c = 1; c < headers.size(); ++c)
+        row.push_back(fmt(number(correlations, headers[c].c_str()), 3));
       rows.push_back(row);
     }
-    html += "<h3>Correlation of each matrix with the COS matrix</h3>\n" +
-            table({"run", "Pearson r with COS"}, rows);
+    html +=
+        "<h3>Pearson correlation of each matrix with the COS matrix</h3>\n" + table(headers, rows);
     // Heatmaps, one row per measure, on one colour scale per measure so that runs compare.
     for (const auto& metric : metrics) {
       double low = INFINITY, high = -INFINITY;
@@ -434,8 +481,10 @@ class ReportBuilder {
       const auto& e = runs_[k].exit;
       if (e.is_null()) continue;
       std::vector<std::pair<double, double>> points;
-      for (const auto& p : e.at("points"))
-        points.push_back({number(p, "speedup_layers"), 100 * number(p, "accuracy")});
+      for (const auto& p : e.at("points")) {
+        const double x = number(p, "speedup_layers"), y = 100 * number(p, "accuracy");
+        if (std::isfinite(x) && std::isfinite(y)) points.push_back({x, y});
+      }
       std::sort(points.begin(), points.end());
       Series s{
           runs_[k].name + " (" + e.value("policy", "") + ", " + e.value("heads", "") + " heads)",
@@ -524,9 +573,9 @@ RunFiles read_run_files(const std::string& dir) {
       if (j.contains("loss") && j.contains("step")) run.train_log.push_back(j);
     }
   }
-  run.name = fs::path(dir).lexically_normal().filename().string();
-  if (run.name.empty() || run.name == ".")
-    run.name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  auto path = fs::absolute(dir).lexically_normal();  // "runs/a/", "..", "." all named
+  if (path.filename().empty()) path = path.parent_path();
+  run.name = path.filename().string();
   return run;
 }
 
@@ -538,17 +587,24 @@ Report build_report(const std::vector<RunFiles>& runs, const std::string& report
 std::vector<std::string> write_report(const std::vector<std::string>& run_dirs,
                                       const std::string& out) {
   std::vector<RunFiles> runs;
-  std::map<std::string, int> seen;
+  std::set<std::string> taken;
   for (const auto& dir : run_dirs) {
     runs.push_back(read_run_files(dir));
     auto& name = runs.back().name;
-    if (const int n = seen[name]++; n > 0) name += "-" + std::to_string(n + 1);
+    const auto base = name;
+    for (int n = 2; taken.count(name); ++n) name = base + "-" + std::to_string(n);
+    taken.insert(name);
   }
   const fs::path out_path(out);
   const std::string report_dir =
       out_path.has_parent_path() ? out_path.parent_path().string() : std::string(".");
   make_directories(report_dir);
-  const auto report = build_report(runs, report_dir);
+  Report report;
+  try {
+    report = build_report(runs, report_dir);
+  } catch (const nlohmann::json::exception& e) {  // a run file of another layout or version
+    throw Error(str_cat("report: a run file lacks what the report reads (", e.what(), ")"));
+  }
   const fs::path figure_dir = out_path.parent_path() / (out_path.stem().string() + "_figures");
   make_directories(figure_dir.string());
   std::vector<std::string> paths;

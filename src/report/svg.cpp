@@ -57,7 +57,11 @@ std::string xml_escape(const std::string& text) {
         out += "&apos;";
         break;
       default:
-        out += c;
+        // Control characters other than tab, newline and return are not allowed in XML 1.0.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+          out += "\xEF\xBF\xBD";  // U+FFFD
+        else
+          out += c;
     }
   }
   return out;

@@ -100,7 +100,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
     run_dirs.push_back(run_dir);
   }
   summary["report"] = options.out + "/report.html";
-  report::write_report(run_dirs, summary["report"]);
+  report::write_report(run_dirs, summary["report"].get<std::string>());
   write_file_atomic(options.out + "/summary.json", summary.dump(2) + "\n");
   write_file_atomic(options.out + "/summary.txt", demo_summary_text(summary));
   return summary;

@@ -63,10 +63,10 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   chosen["timing"] = nlohmann::json::array();
   for (int64_t batch : options.time_batches)
     for (auto schedule : options.time_schedules) {
-      auto eval = options.eval;
-      eval.batch_size = batch;
+      auto timing_eval = options.eval;  // without a progress label: timed runs stay quiet
+      timing_eval.batch_size = batch;
       chosen["timing"].push_back(exit::to_json(exit::time_early_exit(
-          *run.model, timed, policy, heads, eval, schedule, options.time_repeats)));
+          *run.model, timed, policy, heads, timing_eval, schedule, options.time_repeats)));
     }
   result["chosen"] = chosen;
   const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;

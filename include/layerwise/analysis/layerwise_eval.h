@@ -34,8 +34,23 @@ struct LayerPredictions {
 struct EvalOptions {
   int64_t batch_size = 512;
   torch::Device device = torch::kCPU;
-  bool bf16 = false;  // CUDA bf16 autocast for the forward passes
+  bool bf16 = false;     // CUDA bf16 autocast for the forward passes
   std::string progress;  // non-empty: progress on stderr under this label (rate, time left)
+};
+
+/// Eval mode, no gradients and (with options.bf16) CUDA bf16 autocast for the lifetime of the
+/// object, also when an exception leaves the scope; restores the model's training flag afterwards.
+class InferenceScope {
+ public:
+  InferenceScope(model::LayeredModel& model, const EvalOptions& options);
+  ~InferenceScope();
+  InferenceScope(const InferenceScope&) = delete;
+  InferenceScope& operator=(const InferenceScope&) = delete;
+
+ private:
+  model::LayeredModel& model_;
+  bool was_training_, bf16_;
+  torch::NoGradGuard no_grad_;
 };
 
 /// Runs `model` (in eval mode, without gradients) over `inputs` (N, ...) in batches. The inputs

@@ -39,6 +39,10 @@ PolicyState initial_state(int64_t batch, const torch::Device& device);
 
 /// Keeps the rows `keep` (a (B) bool mask or int64 index) of the state.
 PolicyState select_rows(const PolicyState& state, const torch::Tensor& keep);
+/// Rows begin..end-1 of the state (views).
+PolicyState slice_rows(const PolicyState& state, int64_t begin, int64_t end);
+/// The rows of `a`, then those of `b`.
+PolicyState concat_rows(const PolicyState& a, const PolicyState& b);
 
 /// (B) bool: which samples exit after `layer` (1-based, of n_layers), given their logits (B, C)
 /// there. Updates `state` (patience) for every row.

@@ -19,7 +19,8 @@ namespace layerwise::exit {
 ///   stream  rows waiting before each block are pooled across input batches, and a block runs
 ///           once batch_size rows wait for it (or when the inputs are used up): every block call
 ///           is full, the highest throughput for a stream of inputs (continuous batching per
-///           depth); a sample may finish after samples of later batches.
+///           depth); a sample may finish after samples of later batches. It holds up to about
+///           L x batch_size hidden states at once (rows waiting before each block).
 enum class Schedule { batch, stream };
 
 std::string to_string(Schedule schedule);
@@ -34,7 +35,9 @@ struct ExitResult {
 /// Runs `inputs` (N, ...) through `model` on options.device with at most batch_size rows per block
 /// call (eval mode, no gradients), exiting per `policy` with the last layer's classifier
 /// (HeadChoice::last) or each layer's own (HeadChoice::own). Results on the CPU, the same for both
-/// schedules. One host sync per block call (the number of rows that stay decides the next shape).
+/// schedules up to the floating-point differences of computing a row in a different batch (none on
+/// CPU in the tests; on CUDA a kernel may change with the batch size). One host sync per block
+/// call (the number of rows that stay decides the next shape).
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                           const ExitPolicy& policy, analysis::HeadChoice heads,
                           const analysis::EvalOptions& options,

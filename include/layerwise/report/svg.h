@@ -9,7 +9,8 @@
 
 namespace layerwise::report {
 
-/// Escapes &, <, >, " and ' for XML text and attributes.
+/// Escapes &, <, >, " and ' for XML text and attributes; control characters that XML forbids
+/// become U+FFFD.
 std::string xml_escape(const std::string& text);
 
 /// The viridis-like colour (as "#rrggbb") of t in [0, 1]; t is clamped.
