@@ -29,7 +29,7 @@ extra=${EXTRA:-}
 mkdir -p "$out"
 torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 \
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 -DLAYERWISE_ICU=OFF \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
 targets="--target layerwise"
 [ -n "${TESTS:-}" ] && targets="--target layerwise layerwise_tests"

@@ -11,6 +11,7 @@ packages=(
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-pthread    # without it LibTorch multiplies on the reference BLAS: 17x slower
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev
+  libicu-dev              # Unicode properties for BERT's and GPT-2's tokenizers
   dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
   python3-numpy           # fixture generators and the Python cross-checks in the tests
   chromium fonts-dejavu-core  # the report test draws the HTML report in headless Chromium
