@@ -154,9 +154,7 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
 
 namespace {
 
-bool fashion_mnist_installed() {
-  return exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
-}
+using layerwise::testing::fashion_mnist_installed;
 
 // One tiny run trained through the CLI, shared by the tests below.
 const std::string& tiny_run_dir() {

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "layerwise/core/atomic_file.h"
 #include "layerwise/report/charts.h"
 #include "layerwise/report/html_report.h"
 #include "test_util.h"
@@ -21,11 +22,8 @@ using layerwise::testing::run_command;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+std::string slurp(const std::string& path) {  // binary-safe: PNG files too
+  return layerwise::read_file(path);
 }
 
 size_t count(const std::string& text, const std::string& part) {
@@ -180,9 +178,7 @@ lr::Series series(const std::string& name, std::vector<double> x, std::vector<do
   return s;
 }
 
-bool fashion_mnist_installed() {
-  return std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").good();
-}
+using layerwise::testing::fashion_mnist_installed;
 
 std::string browser_script() {
   return std::string(LAYERWISE_SOURCE_DIR) + "/scripts/browser.sh";

@@ -42,6 +42,11 @@ inline CommandResult run_cli(const std::string& arguments) {
   return run_command(std::string(LAYERWISE_BINARY) + " " + arguments + " 2>&1");
 }
 
+/// Whether Debian's dataset-fashion-mnist is installed (tests on the real data skip otherwise).
+inline bool fashion_mnist_installed() {
+  return std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").good();
+}
+
 inline nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);

@@ -45,11 +45,7 @@ torch::Tensor ce_by_hand(const torch::Tensor& logits, const torch::Tensor& label
   return -log_p.gather(1, labels.unsqueeze(1)).mean();
 }
 
-bool fashion_mnist_installed() {
-  return std::ifstream(std::string(layerwise::data::kFashionMnistDir) +
-                       "/train-images-idx3-ubyte.gz")
-      .good();
-}
+using layerwise::testing::fashion_mnist_installed;
 
 lt::RunConfig tiny_run(lt::Objective objective, int64_t train_limit, int64_t epochs) {
   lt::RunConfig config;

@@ -16,6 +16,7 @@
 #include "layerwise/core/error.h"
 #include "layerwise/core/version.h"
 #include "layerwise/report/charts.h"
+#include "layerwise/report/page_parts.h"
 #include "layerwise/report/svg.h"
 
 namespace layerwise::report {
@@ -25,126 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using nlohmann::json;
-
-json read_json_if_present(const std::string& path) {
-  if (!file_exists(path)) return nullptr;
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": not valid JSON (", e.what(), ")"));
-  }
-}
-
-std::string fmt(double value, int digits) {
-  if (!std::isfinite(value)) return "n/a";
-  char buffer[40];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
-  return buffer;
-}
-
-std::string percent(const json& value) {
-  return value.is_number() ? fmt(100 * value.get<double>(), 2) : "";
-}
-
-// A string for a table cell from any JSON scalar.
-std::string cell(const json& value) {
-  if (value.is_null()) return "";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) return fmt(value.get<double>(), 4);
-  return value.dump();
-}
-
-// object[key] as a number; NaN when absent or not a number (JSON writes NaN as null).
-double number(const json& object, const char* key) {
-  if (!object.is_object()) return NAN;
-  const auto it = object.find(key);
-  return it != object.end() && it->is_number() ? it->get<double>() : NAN;
-}
-
-std::vector<double> numbers(const json& list, double scale = 1) {
-  std::vector<double> out;
-  if (!list.is_array()) return out;
-  for (const auto& v : list) out.push_back(v.is_number() ? scale * v.get<double>() : NAN);
-  return out;
-}
-
-// The layer numbers of labels "layer.N" (N), or 1..n when a label has another form.
-std::vector<double> layer_numbers(const std::vector<std::string>& labels) {
-  std::vector<double> x;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    const auto dot = labels[i].rfind('.');
-    try {
-      x.push_back(std::stod(labels[i].substr(dot == std::string::npos ? 0 : dot + 1)));
-    } catch (const std::exception&) {
-      x.clear();
-      for (size_t k = 0; k < labels.size(); ++k) x.push_back(double(k + 1));
-      return x;
-    }
-  }
-  return x;
-}
-
-std::vector<double> one_to(size_t n) {
-  std::vector<double> x(n);
-  for (size_t i = 0; i < n; ++i) x[i] = double(i + 1);
-  return x;
-}
-
-// URL path segment: unreserved characters kept, every other byte as %XX.
-std::string percent_encode(const std::string& segment) {
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += char(c);
-    } else {
-      char buffer[4];
-      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
-      out += buffer;
-    }
-  }
-  return out;
-}
-
-std::string safe_name(const std::string& text) {
-  std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
-  return out;
-}
-
-std::string table(const std::vector<std::string>& headers,
-                  const std::vector<std::vector<std::string>>& rows) {
-  std::ostringstream html;
-  html << "<table><thead><tr>";
-  for (const auto& h : headers) html << "<th>" << xml_escape(h) << "</th>";
-  html << "</tr></thead><tbody>\n";
-  for (const auto& row : rows) {
-    html << "<tr>";
-    for (const auto& c : row) html << "<td>" << xml_escape(c) << "</td>";
-    html << "</tr>\n";
-  }
-  html << "</tbody></table>\n";
-  return html.str();
-}
-
-// Averages of consecutive points, so that a long training log draws as at most `points` points.
-std::pair<std::vector<double>, std::vector<double>> thin(const std::vector<double>& x,
-                                                         const std::vector<double>& y,
-                                                         size_t points) {
-  if (x.size() <= points) return {x, y};
-  const size_t per = (x.size() + points - 1) / points;
-  std::vector<double> tx, ty;
-  for (size_t i = 0; i < x.size(); i += per) {
-    double sx = 0, sy = 0;
-    size_t n = 0;
-    for (size_t j = i; j < std::min(x.size(), i + per); ++j, ++n) {
-      sx += x[j];
-      sy += y[j];
-    }
-    tx.push_back(sx / double(n));
-    ty.push_back(sy / double(n));
-  }
-  return {tx, ty};
-}
 
 class ReportBuilder {
  public:
@@ -547,37 +428,6 @@ class ReportBuilder {
 };
 
 }  // namespace
-
-RunFiles read_run_files(const std::string& dir) {
-  RunFiles run;
-  run.dir = dir;
-  LW_CHECK(file_exists(dir + "/config.json"), dir,
-           ": not a run folder (no config.json; make one with layerwise train)");
-  run.config = read_json_if_present(dir + "/config.json");
-  run.eval = read_json_if_present(dir + "/eval.json");
-  run.similarity = read_json_if_present(dir + "/similarity.json");
-  run.exit = read_json_if_present(dir + "/exit.json");
-  const std::string metrics = dir + "/metrics.jsonl";
-  if (file_exists(metrics)) {
-    std::ifstream in(metrics);
-    std::string line;
-    for (int64_t number = 1; std::getline(in, line); ++number) {
-      if (line.empty()) continue;
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::exception&) {
-        throw Error(str_cat(metrics, ":", number, ": not valid JSON"));
-      }
-      if (j.contains("val_accuracy")) run.val_log.push_back(j);
-      if (j.contains("loss") && j.contains("step")) run.train_log.push_back(j);
-    }
-  }
-  auto path = fs::absolute(dir).lexically_normal();  // "runs/a/", "..", "." all named
-  if (path.filename().empty()) path = path.parent_path();
-  run.name = path.filename().string();
-  return run;
-}
 
 Report build_report(const std::vector<RunFiles>& runs, const std::string& report_dir) {
   LW_CHECK(!runs.empty(), "report: no runs given");

@@ -5,22 +5,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "layerwise/report/run_files.h"
 
 namespace layerwise::report {
-
-/// What a run folder holds for the report; each JSON is null when its file is absent.
-struct RunFiles {
-  std::string dir;   // as given
-  std::string name;  // short label: the folder name, made unique
-  nlohmann::json config, eval, similarity, exit;
-  std::vector<nlohmann::json> train_log;  // metrics.jsonl lines with a training "loss"
-  std::vector<nlohmann::json> val_log;    // metrics.jsonl lines with "val_accuracy"
-};
-
-/// Reads config.json (required: the folder must be a run) and whichever of metrics.jsonl,
-/// eval.json, similarity.json and exit.json exist. Throws naming the file that is unreadable.
-RunFiles read_run_files(const std::string& dir);
 
 struct Figure {
   std::string name;  // file stem: "layerwise_accuracy", "cos_aligned", ...
