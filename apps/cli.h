@@ -38,5 +38,7 @@ Runner add_similarity(CLI::App& app);
 Runner add_demo(CLI::App& app);
 Runner add_exit(CLI::App& app);
 Runner add_report(CLI::App& app);
+Runner add_import(CLI::App& app);
+Runner add_export(CLI::App& app);
 
 }  // namespace layerwise::cli

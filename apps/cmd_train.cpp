@@ -5,6 +5,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/model/config.h"
+#include "layerwise/train/pretrained.h"
 #include "layerwise/train/trainer.h"
 
 namespace layerwise::cli {
@@ -14,7 +15,8 @@ namespace {
 // Every flag is optional: what is given overrides the --config file, which overrides the preset
 // and the defaults.
 struct TrainFlags {
-  std::string out, resume, config_file, preset = "small", objective = "aligned";
+  std::string out, resume, config_file, preset = "small", objective = "aligned", init, classes;
+  bool fresh_head = false;
   std::string layer_weights = "linear";
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, patch_size = 0;
   double dropout = 0;
@@ -55,12 +57,21 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "  layerwise train --preset medium --epochs 30 --device cuda --out runs/medium-aligned\n"
       "  layerwise train --preset encoder-small --objective aligned --epochs 5 --out runs/spam\n"
       "  layerwise train --preset decoder-small --dataset text --data-dir book.txt --out runs/lm\n"
-      "  layerwise train --resume runs/aligned");
+      "  layerwise train --resume runs/aligned\n\n"
+      "Fine-tuning: --init RUN_OR_HF_DIR starts from a trained model (a run folder, or a\n"
+      "Hugging Face ViT/DeiT/BERT/GPT-2 checkpoint folder); the architecture is the checkpoint's,\n"
+      "the classifier is kept when the task has as many classes (--fresh-head: always new).\n"
+      "  layerwise train --classes 0,1,2,3,4 --objective standard --out runs/pre\n"
+      "  layerwise train --init runs/pre --classes 5,6,7,8,9 --objective aligned --out runs/ft");
   cmd->add_option("--out,-o", f.out, "run folder to create");
   cmd->add_option("--resume", f.resume, "continue the run in this folder from its checkpoint")
       ->excludes(cmd->get_option("--out"));
   cmd->add_option("--config", f.config_file, "JSON file with model / train / data settings")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--init", f.init,
+                  "start from this model: a run folder or a Hugging Face checkpoint folder")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_flag("--fresh-head", f.fresh_head, "with --init: a new classifier in any case");
   const std::string presets =
       "ViT tiny, small, medium, base; encoder-{tiny,small,base}; decoder-{tiny,small,base}";
   cmd->add_option("--preset", f.preset, "model size: " + presets)->capture_default_str();
@@ -109,6 +120,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--data-dir", f.data.dir,
                   "idx: folder of the IDX files; jsonl, text: the file; fashion-mnist, "
                   "spam-assassin: default = the installed copy");
+  cmd->add_option("--classes", f.classes,
+                  "images: train on these labels only, e.g. 0-4 or 5,6,7,8,9 (renumbered 0..)");
   cmd->add_option("--labels", f.data.labels,
                   "spam-assassin: binary (ham / spam) or groups (easy ham, hard ham, spam)")
       ->capture_default_str();
@@ -171,6 +184,15 @@ train::RunConfig build_config(const TrainFlags& f) {
       throw Error(str_cat(f.config_file, ": ", e.what()));
     }
   }
+  if (f.given("--init")) {  // the checkpoint's architecture; only dropout may change
+    for (const char* flag : {"--preset", "--layers", "--d-model", "--heads", "--d-ff",
+                             "--patch-size", "--pool", "--tie-embeddings"})
+      LW_CHECK(!f.given(flag), flag, " cannot change the architecture of an --init model");
+    c.model = train::pretrained_model_config(f.init);
+    c.train.init = f.init;
+    c.train.fresh_head = f.fresh_head;
+  }
+  LW_CHECK(!f.fresh_head || f.given("--init"), "--fresh-head goes with --init");
   if (f.given("--preset")) c.model = model::model_preset(f.preset);
   if (f.given("--layers")) c.model.n_layers = f.layers;
   if (f.given("--d-model")) c.model.block.d_model = f.d_model;
@@ -209,6 +231,7 @@ train::RunConfig build_config(const TrainFlags& f) {
   if (f.given("--train-limit")) c.data.train_limit = f.data.train_limit;
   if (f.given("--val-limit")) c.data.val_limit = f.data.val_limit;
   if (f.given("--labels")) c.data.labels = f.data.labels;
+  if (f.given("--classes")) c.data.classes = data::parse_class_list(f.classes);
   if (f.keep_headers) c.data.strip_headers = false;
   if (f.given("--tokenizer")) c.data.tokenizer = f.data.tokenizer;
   if (f.given("--vocab-size")) c.data.vocab_size = f.data.vocab_size;
@@ -217,8 +240,13 @@ train::RunConfig build_config(const TrainFlags& f) {
     if (!c.data.is_text()) c.data.dataset = "spam-assassin";
     c.data.task = c.model.arch == "text_decoder" ? "lm" : "classify";
     if (!f.given("--augment")) ct.augment = "none";
-    if (f.given("--max-len")) c.model.max_len = f.data.max_len;
-    c.data.max_len = c.model.max_len;
+    if (f.given("--max-len") && c.train.init.empty()) c.model.max_len = f.data.max_len;
+    c.data.max_len =
+        std::min(c.model.max_len, f.given("--max-len") ? f.data.max_len : c.model.max_len);
+    if (!c.train.init.empty()) {  // the ids the model learned
+      LW_CHECK(!f.given("--tokenizer"), "--tokenizer: an --init model keeps its tokenizer");
+      c.data.tokenizer = train::pretrained_tokenizer(c.train.init);
+    }
   }
   // Check the layer weights now rather than after loading the data.
   train::layer_weights(ct.layer_weighting, c.model.n_layers, ct.layer_weights);

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       "  layerwise similarity runs/aligned   COS / CKA matrices of the trained model\n"
       "  layerwise exit runs/aligned         early exit with the one classifier: curves, speed-up\n"
       "  layerwise compare acts.safetensors  matrices from any activations you dumped\n"
+      "  layerwise import HF_DIR --out RUN   a Hugging Face ViT/DeiT/BERT/GPT-2 as a run\n"
+      "  layerwise export RUN --out HF_DIR   a run as a checkpoint transformers loads\n"
       "Each subcommand has its own --help.");
   lw::cli::GlobalFlags global;
   app.add_option("--threads", global.threads, "CPU threads (default: all cores)")
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
       {"demo", lw::cli::add_demo(app)},       {"train", lw::cli::add_train(app)},
       {"eval", lw::cli::add_eval(app)},       {"similarity", lw::cli::add_similarity(app)},
       {"exit", lw::cli::add_exit(app)},       {"compare", lw::cli::add_compare(app)},
-      {"example", lw::cli::add_example(app)}, {"report", lw::cli::add_report(app)}};
+      {"example", lw::cli::add_example(app)}, {"report", lw::cli::add_report(app)},
+      {"import", lw::cli::add_import(app)},   {"export", lw::cli::add_export(app)}};
 
   try {
     app.parse(argc, argv);

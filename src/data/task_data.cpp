@@ -1,11 +1,35 @@
 #include "layerwise/data/task_data.h"
 
 #include <set>
+#include <sstream>
 
 #include "layerwise/core/error.h"
 #include "layerwise/data/image_dataset.h"
 
 namespace layerwise::data {
+
+std::vector<int64_t> parse_class_list(const std::string& list) {
+  std::vector<int64_t> labels;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto dash = item.find('-', 1);
+    try {
+      size_t used_first = 0, used_last = 0;
+      const int64_t first = std::stoll(item.substr(0, dash), &used_first);
+      const int64_t last =
+          dash == std::string::npos ? first : std::stoll(item.substr(dash + 1), &used_last);
+      LW_CHECK(used_first == (dash == std::string::npos ? item.size() : dash) &&
+                   (dash == std::string::npos || used_last == item.size() - dash - 1) &&
+                   first >= 0 && first <= last,
+               "");
+      for (int64_t label = first; label <= last; ++label) labels.push_back(label);
+    } catch (const std::exception&) {
+      throw Error(str_cat("--classes: '", item, "' is not a label or a range like 0-4"));
+    }
+  }
+  LW_CHECK(!labels.empty(), "--classes: no labels in '", list, "'");
+  return labels;
+}
 
 nlohmann::json to_json(const DataConfig& c) {
   nlohmann::json j = {{"dataset", c.dataset},
@@ -16,6 +40,7 @@ nlohmann::json to_json(const DataConfig& c) {
                       {"val_limit", c.val_limit},
                       {"mean", c.mean},
                       {"std", c.std}};
+  if (!c.classes.empty()) j["classes"] = c.classes;
   if (c.is_text())
     j.update({{"test_fraction", c.test_fraction},
               {"task", c.task},
@@ -32,7 +57,7 @@ DataConfig data_config_from_json(const nlohmann::json& j) {
   const std::set<std::string> known = {"dataset",     "dir",       "val_fraction",  "split_seed",
                                        "train_limit", "val_limit", "mean",          "std",
                                        "task",        "labels",    "strip_headers", "tokenizer",
-                                       "vocab_size",  "max_len",   "test_fraction"};
+                                       "vocab_size",  "max_len",   "test_fraction", "classes"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "data config: unknown field '", item.key(), "'");
   DataConfig c;
@@ -52,6 +77,7 @@ DataConfig data_config_from_json(const nlohmann::json& j) {
     c.tokenizer = j.value("tokenizer", c.tokenizer);
     c.vocab_size = j.value("vocab_size", c.vocab_size);
     c.max_len = j.value("max_len", c.max_len);
+    c.classes = j.value("classes", c.classes);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("data config: ", e.what()));
   }
@@ -60,13 +86,37 @@ DataConfig data_config_from_json(const nlohmann::json& j) {
 
 namespace {
 
+// The samples of `classes` only, labels renumbered by their position in the list.
+ImageDataset keep_classes(ImageDataset d, const std::vector<int64_t>& classes) {
+  if (classes.empty()) return d;
+  LW_CHECK(classes.size() >= 2, "--classes must list at least 2 labels");
+  auto relabel = torch::full({d.n_classes}, -1, torch::kInt64);  // old label -> new, -1: dropped
+  std::vector<std::string> names;
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const int64_t label = classes[i];
+    LW_CHECK(label >= 0 && label < d.n_classes, "--classes: label ", label,
+             " is not in the dataset's 0..", d.n_classes - 1);
+    LW_CHECK(relabel[label].item<int64_t>() < 0, "--classes: label ", label, " is listed twice");
+    relabel[label] = int64_t(i);
+    names.push_back(d.class_names[label]);
+  }
+  const auto new_labels = relabel.index_select(0, d.labels);  // (N)
+  const auto keep = new_labels.ge(0).nonzero().squeeze(1);
+  d.images = d.images.index_select(0, keep);
+  d.labels = new_labels.index_select(0, keep);
+  d.n_classes = int64_t(classes.size());
+  d.class_names = names;
+  return d;
+}
+
 ImageDataset read_file_split(const DataConfig& c, const std::string& file_split) {
-  if (c.dataset == "fashion-mnist") return load_fashion_mnist(c.dir, file_split);
+  if (c.dataset == "fashion-mnist")
+    return keep_classes(load_fashion_mnist(c.dir, file_split), c.classes);
   LW_CHECK(c.dataset == "idx", "dataset '", c.dataset,
            "' is not known; use fashion-mnist, idx, spam-assassin, jsonl or text");
   LW_CHECK(!c.dir.empty(), "dataset idx needs --data-dir: a folder with train-images-idx3-ubyte, ",
            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or .gz)");
-  return load_idx_folder(c.dir, file_split);
+  return keep_classes(load_idx_folder(c.dir, file_split), c.classes);
 }
 
 void check_split_config(const DataConfig& c) {

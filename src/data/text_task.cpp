@@ -6,6 +6,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/data/task_data.h"
+#include "layerwise/data/text_codec.h"
 #include "layerwise/data/text_corpus.h"
 #include "layerwise/data/tokenizer.h"
 
@@ -16,11 +17,14 @@ namespace {
 void check_text_config(const DataConfig& c) {
   LW_CHECK(c.task == "classify" || c.task == "lm", "data task '", c.task,
            "' is not known; use classify or lm");
-  LW_CHECK(c.tokenizer == "bpe" || c.tokenizer == "byte", "--tokenizer '", c.tokenizer,
-           "' is not known; use bpe or byte");
-  LW_CHECK(c.tokenizer == "byte" || c.vocab_size > kByteVocab, "--vocab-size must be > ",
-           kByteVocab, " (specials and bytes) for bpe, got ", c.vocab_size);
+  LW_CHECK(c.tokenizer == "bpe" || c.tokenizer == "byte" || c.tokenizer == "wordpiece" ||
+               c.tokenizer == "gpt2",
+           "--tokenizer '", c.tokenizer, "' is not known; use bpe or byte (wordpiece and gpt2 ",
+           "are for runs of imported models)");
+  LW_CHECK(c.tokenizer != "bpe" || c.vocab_size > kByteVocab, "--vocab-size must be > ", kByteVocab,
+           " (specials and bytes) for bpe, got ", c.vocab_size);
   LW_CHECK(c.max_len >= 2, "--max-len must be >= 2, got ", c.max_len);
+  LW_CHECK(c.classes.empty(), "--classes selects image classes; text datasets take --labels");
   LW_CHECK(c.val_fraction >= 0 && c.test_fraction >= 0 && c.val_fraction + c.test_fraction < 1,
            "--val-fraction (", c.val_fraction, ") and --test-fraction (", c.test_fraction,
            ") must be >= 0 with a sum below 1");
@@ -52,43 +56,34 @@ TextCorpus corpus_split(const DataConfig& c, const std::string& split) {
   return split == "train" ? parts.train : split == "val" ? parts.val : parts.test;
 }
 
-std::string tokenizer_path(const std::string& run_dir) {
-  return (run_dir.empty() ? std::string(".") : run_dir) + "/tokenizer.json";
+// Classification: first + tokens (+ last), truncated and padded to max_len: (N, max_len), (N).
+Examples encode_documents(const DataConfig& c, const TextCodec& codec, const TextCorpus& corpus) {
+  LW_CHECK(codec.pad >= 0 && codec.first >= 0, "tokenizer ", c.tokenizer,
+           " has no padding or class token: it cannot frame documents for classification");
+  const int64_t specials = 1 + (codec.last >= 0 ? 1 : 0), n = int64_t(corpus.texts.size());
+  LW_CHECK(c.max_len > specials, "--max-len ", c.max_len, " leaves no room for text");
+  auto ids = torch::full({n, c.max_len}, codec.pad, torch::kInt64);  // (N, T)
+  auto* out = ids.data_ptr<int64_t>();
+  for (int64_t r = 0; r < n; ++r) {
+    std::vector<int64_t> row = {codec.first};
+    const auto text = codec.encode(corpus.texts[r], c.max_len - specials);
+    row.insert(row.end(), text.begin(), text.end());
+    if (codec.last >= 0) row.push_back(codec.last);
+    std::copy(row.begin(), row.end(), out + r * c.max_len);
+  }
+  return {ids, torch::tensor(corpus.labels, torch::kInt64)};
 }
 
-// The run's tokenizer: RUN/tokenizer.json when it exists; otherwise trained on `train_texts` (if
-// given) and saved there.
-Tokenizer run_tokenizer(const DataConfig& c, const std::string& run_dir,
-                        const std::vector<std::string>* train_texts) {
-  const auto path = tokenizer_path(run_dir);
-  if (file_exists(path)) return Tokenizer::load(path);
-  LW_CHECK(train_texts, "'", path, "' is missing: the run's tokenizer is saved there when ",
-           "training starts");
-  auto tokenizer =
-      c.tokenizer == "byte" ? Tokenizer::bytes() : Tokenizer::train_bpe(*train_texts, c.vocab_size);
-  if (!run_dir.empty()) tokenizer.save(path);
-  return tokenizer;
-}
-
-// Classification: <cls> + tokens, truncated and padded to max_len: (N, max_len) and (N).
-Examples encode_documents(const DataConfig& c, const Tokenizer& tokenizer,
-                          const TextCorpus& corpus) {
-  EncodeOptions options;
-  options.max_len = c.max_len;
-  options.prepend_cls = true;
-  const auto batch = encode_batch(tokenizer, corpus.texts, options);
-  return {batch.ids, torch::tensor(corpus.labels, torch::kInt64)};
-}
-
-// Language modelling: <bos> text <eos> for every document, concatenated, cut into windows of
-// max_len + 1 tokens (the remainder is dropped): inputs (N, max_len), labels (N, max_len).
-Examples encode_stream(const DataConfig& c, const Tokenizer& tokenizer, const TextCorpus& corpus) {
+// Language modelling: bos text eos for every document (each where the tokenizer has it),
+// concatenated, cut into windows of max_len + 1 tokens (the remainder is dropped): inputs
+// (N, max_len), labels (N, max_len).
+Examples encode_stream(const DataConfig& c, const TextCodec& codec, const TextCorpus& corpus) {
   std::vector<int64_t> stream;
   for (const auto& text : corpus.texts) {
-    stream.push_back(kBosId);
-    const auto ids = tokenizer.encode(text);
+    if (codec.bos >= 0) stream.push_back(codec.bos);
+    const auto ids = codec.encode(text, -1);
     stream.insert(stream.end(), ids.begin(), ids.end());
-    stream.push_back(kEosId);
+    if (codec.eos >= 0) stream.push_back(codec.eos);
   }
   const int64_t window = c.max_len + 1;
   const int64_t n = int64_t(stream.size()) / window;
@@ -99,9 +94,8 @@ Examples encode_stream(const DataConfig& c, const Tokenizer& tokenizer, const Te
   return {windows.slice(1, 0, c.max_len).contiguous(), windows.slice(1, 1, window).contiguous()};
 }
 
-Examples encode_split(const DataConfig& c, const Tokenizer& tokenizer, const TextCorpus& corpus) {
-  return c.task == "lm" ? encode_stream(c, tokenizer, corpus)
-                        : encode_documents(c, tokenizer, corpus);
+Examples encode_split(const DataConfig& c, const TextCodec& codec, const TextCorpus& corpus) {
+  return c.task == "lm" ? encode_stream(c, codec, corpus) : encode_documents(c, codec, corpus);
 }
 
 Examples first(Examples examples, int64_t limit) {
@@ -118,13 +112,13 @@ TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
   check_text_config(c);
   const auto parts = corpus_splits(c);  // one load for both splits
   const auto& train = parts.train;
-  const auto tokenizer = run_tokenizer(c, run_dir, &train.texts);
+  const auto codec = run_text_codec(c, run_dir, &train.texts);
   TaskData task;
-  task.train = first(encode_split(c, tokenizer, train), c.train_limit);
-  task.val = first(encode_split(c, tokenizer, parts.val), c.val_limit);
-  task.vocab_size = tokenizer.vocab_size();
+  task.train = first(encode_split(c, codec, train), c.train_limit);
+  task.val = first(encode_split(c, codec, parts.val), c.val_limit);
+  task.vocab_size = codec.vocab_size;
   if (c.task == "lm") {
-    task.n_classes = tokenizer.vocab_size();
+    task.n_classes = codec.vocab_size;
   } else {
     task.n_classes = int64_t(train.class_names.size());
     task.class_names = train.class_names;
@@ -137,8 +131,8 @@ Examples load_text_split(const DataConfig& c, const std::string& split, int64_t 
                          const std::string& run_dir) {
   check_text_config(c);
   LW_CHECK(max_samples >= 0, "--samples must be >= 0, got ", max_samples);
-  const auto tokenizer = run_tokenizer(c, run_dir, nullptr);
-  auto examples = encode_split(c, tokenizer, corpus_split(c, split));
+  const auto codec = run_text_codec(c, run_dir, nullptr);
+  auto examples = encode_split(c, codec, corpus_split(c, split));
   if (split != "test") examples = first(examples, split == "train" ? c.train_limit : c.val_limit);
   return first(examples, max_samples);
 }

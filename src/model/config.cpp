@@ -21,6 +21,8 @@ void validate(const ModelConfig& c) {
   LW_CHECK(c.n_classes >= 2, "model n_classes must be >= 2, got ", c.n_classes);
   LW_CHECK(c.pool == "cls" || c.pool == "mean", "model pool '", c.pool,
            "' is not known; use cls or mean");
+  LW_CHECK(c.head_input == "norm" || c.head_input == "pooler", "model head_input '", c.head_input,
+           "' is not known; use norm or pooler");
   if (c.is_text()) {
     LW_CHECK(c.vocab_size >= 5, "model vocab_size must be >= 5 (specials + bytes), got ",
              c.vocab_size);
@@ -32,11 +34,17 @@ void validate(const ModelConfig& c) {
              "tie_embeddings is for text_decoder models");
     LW_CHECK(c.arch == "text_decoder" || !c.block.causal,
              "a text_encoder is bidirectional: causal must be false");
+    LW_CHECK(c.pad_id >= -1 && c.pad_id < c.vocab_size, "model pad_id must be -1 (none) or a ",
+             "token id below vocab_size (", c.vocab_size, "), got ", c.pad_id);
+    LW_CHECK(c.type_vocab_size >= 0, "model type_vocab_size must be >= 0, got ", c.type_vocab_size);
+    LW_CHECK(!c.distill_token, "distill_token is for vit models");
     return;
   }
   LW_CHECK(c.image_size >= 1 && c.patch_size >= 1 && c.image_size % c.patch_size == 0,
            "model patch_size (", c.patch_size, ") must divide image_size (", c.image_size, ")");
   LW_CHECK(c.in_channels >= 1, "model in_channels must be >= 1, got ", c.in_channels);
+  LW_CHECK(!c.embed_norm && c.type_vocab_size == 0,
+           "embed_norm and type_vocab_size are for text models");
 }
 
 ModelConfig vit_preset(const std::string& name) {
@@ -67,8 +75,8 @@ std::vector<std::string> vit_preset_names() {
 
 ModelConfig text_preset(const std::string& name) {
   ModelConfig c;
-  const bool decoder = name.rfind("decoder-", 0) == 0;
-  LW_CHECK(decoder || name.rfind("encoder-", 0) == 0, "unknown text preset '", name, "'");
+  const bool decoder = name.rfind("decoder-", 0) == 0, bert = name.rfind("bert-", 0) == 0;
+  LW_CHECK(decoder || bert || name.rfind("encoder-", 0) == 0, "unknown text preset '", name, "'");
   c.arch = decoder ? "text_decoder" : "text_encoder";
   c.block.causal = decoder;
   c.block.gelu = decoder ? "tanh" : "exact";
@@ -89,6 +97,13 @@ ModelConfig text_preset(const std::string& name) {
     set(12, 384, 6, 512);
   else
     throw Error(str_cat("unknown text preset '", name, "'"));
+  if (bert) {  // BERT's form: post-LN blocks, normalized embeddings, segments, tanh pooler
+    c.block.pre_norm = false;
+    c.block.ln_eps = 1e-12;
+    c.embed_norm = true;
+    c.type_vocab_size = 2;
+    c.head_input = "pooler";
+  }
   return c;
 }
 
@@ -98,12 +113,14 @@ ModelConfig model_preset(const std::string& name) {
   for (const auto& text : model_preset_names())
     if (name == text) return text_preset(name);
   throw Error(str_cat("unknown model preset '", name, "'; use one of: tiny, small, medium, base, ",
-                      "encoder-{tiny,small,base}, decoder-{tiny,small,base}"));
+                      "encoder-{tiny,small,base}, bert-{tiny,small,base}, ",
+                      "decoder-{tiny,small,base}"));
 }
 
 std::vector<std::string> model_preset_names() {
-  return {"tiny",          "small",        "medium",       "base",          "encoder-tiny",
-          "encoder-small", "encoder-base", "decoder-tiny", "decoder-small", "decoder-base"};
+  return {"tiny",          "small",         "medium",      "base",       "encoder-tiny",
+          "encoder-small", "encoder-base",  "bert-tiny",   "bert-small", "bert-base",
+          "decoder-tiny",  "decoder-small", "decoder-base"};
 }
 
 std::string to_string(HeadMode mode) {
@@ -130,22 +147,28 @@ nlohmann::json to_json(const ModelConfig& c) {
           {"dropout", b.dropout},
           {"n_classes", c.n_classes},
           {"heads", to_string(c.heads)},
+          {"head_input", c.head_input},
           {"image_size", c.image_size},
           {"patch_size", c.patch_size},
           {"in_channels", c.in_channels},
+          {"distill_token", c.distill_token},
           {"vocab_size", c.vocab_size},
           {"max_len", c.max_len},
           {"pool", c.pool},
-          {"tie_embeddings", c.tie_embeddings}};
+          {"tie_embeddings", c.tie_embeddings},
+          {"pad_id", c.pad_id},
+          {"embed_norm", c.embed_norm},
+          {"type_vocab_size", c.type_vocab_size}};
 }
 
 ModelConfig model_config_from_json(const nlohmann::json& j) {
   LW_CHECK(j.is_object(), "model config must be a JSON object");
-  const std::set<std::string> known = {"arch",       "n_layers",   "d_model",       "n_heads",
-                                       "d_ff",       "ln_eps",     "pre_norm",      "gelu",
-                                       "causal",     "dropout",    "heads",         "n_classes",
-                                       "image_size", "patch_size", "in_channels",   "vocab_size",
-                                       "max_len",    "pool",       "tie_embeddings"};
+  const std::set<std::string> known = {
+      "arch",          "n_layers",  "d_model",    "n_heads",        "d_ff",
+      "ln_eps",        "pre_norm",  "gelu",       "causal",         "dropout",
+      "heads",         "n_classes", "image_size", "patch_size",     "in_channels",
+      "vocab_size",    "max_len",   "pool",       "tie_embeddings", "head_input",
+      "distill_token", "pad_id",    "embed_norm", "type_vocab_size"};
   for (const auto& item : j.items())
     LW_CHECK(known.count(item.key()), "model config: unknown field '", item.key(), "'");
   ModelConfig c;
@@ -170,6 +193,11 @@ ModelConfig model_config_from_json(const nlohmann::json& j) {
     c.max_len = j.value("max_len", c.max_len);
     c.pool = j.value("pool", c.pool);
     c.tie_embeddings = j.value("tie_embeddings", c.tie_embeddings);
+    c.head_input = j.value("head_input", c.head_input);
+    c.distill_token = j.value("distill_token", c.distill_token);
+    c.pad_id = j.value("pad_id", c.pad_id);
+    c.embed_norm = j.value("embed_norm", c.embed_norm);
+    c.type_vocab_size = j.value("type_vocab_size", c.type_vocab_size);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("model config: ", e.what()));
   }

@@ -22,7 +22,10 @@ LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) {
 
 void LayeredModel::register_heads(const torch::Tensor& tied_weight) {
   const auto& b = config_.block;
-  final_norm = register_module("final_norm", make_layer_norm(b.d_model, b.ln_eps));
+  if (config_.head_input == "pooler")
+    pooler = register_module("pooler", torch::nn::Linear(b.d_model, b.d_model));
+  else
+    final_norm = register_module("final_norm", make_layer_norm(b.d_model, b.ln_eps));
   tied_weight_ = tied_weight;
   if (!tied_weight_.defined())
     classifier = register_module("classifier", torch::nn::Linear(b.d_model, config_.n_classes));
@@ -45,8 +48,9 @@ std::vector<torch::Tensor> LayeredModel::forward_layers(const torch::Tensor& inp
 }
 
 torch::Tensor LayeredModel::head(const torch::Tensor& z) {
-  if (tied_weight_.defined()) return torch::linear(final_norm(z), tied_weight_);
-  return classifier(final_norm(z));
+  const auto read = pooler ? torch::tanh(pooler(z)) : final_norm(z);  // (..., D)
+  if (tied_weight_.defined()) return torch::linear(read, tied_weight_);
+  return classifier(read);
 }
 
 torch::Tensor LayeredModel::head_at(const torch::Tensor& z, int64_t layer) {

@@ -11,7 +11,9 @@ VitImpl::VitImpl(const ModelConfig& config) : LayeredModel(config) {
   patch_proj = patch_embed->register_module(
       "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, d, p).stride(p)));
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, d}));
-  pos_embed = register_parameter("pos_embed", torch::zeros({1, 1 + config.n_patches(), d}));
+  if (config.distill_token) dist_token = register_parameter("dist_token", torch::zeros({1, 1, d}));
+  const int64_t tokens = config.n_prefix_tokens() + config.n_patches();
+  pos_embed = register_parameter("pos_embed", torch::zeros({1, tokens, d}));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t l = 0; l < config.n_layers; ++l) blocks->push_back(TransformerBlock(config.block));
   register_heads();
@@ -19,6 +21,7 @@ VitImpl::VitImpl(const ModelConfig& config) : LayeredModel(config) {
   init_transformer_weights(*this);
   truncated_normal_(patch_proj->weight, 0.02);
   truncated_normal_(cls_token, 0.02);
+  if (dist_token.defined()) truncated_normal_(dist_token, 0.02);
   truncated_normal_(pos_embed, 0.02);
   torch::NoGradGuard no_grad;
   patch_proj->bias.zero_();
@@ -31,11 +34,14 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
            "ViT expects images of shape (B, ", c.in_channels, ", ", c.image_size, ", ",
            c.image_size, "), got ", images.sizes());
   const int64_t batch = images.size(0);
-  const auto patches = patch_proj(images)                            // (B, D, H/P, W/P)
-                           .flatten(2)                               // (B, D, N_p)
-                           .transpose(1, 2);                         // (B, N_p, D)
-  const auto cls = cls_token.expand({batch, 1, cls_token.size(2)});  // (B, 1, D)
-  return torch::cat({cls, patches}, 1) + pos_embed;                  // (B, 1 + N_p, D)
+  const auto patches = patch_proj(images)     // (B, D, H/P, W/P)
+                           .flatten(2)        // (B, D, N_p)
+                           .transpose(1, 2);  // (B, N_p, D)
+  const int64_t d = cls_token.size(2);
+  std::vector<torch::Tensor> tokens = {cls_token.expand({batch, 1, d})};  // (B, 1, D) each
+  if (dist_token.defined()) tokens.push_back(dist_token.expand({batch, 1, d}));
+  tokens.push_back(patches);
+  return torch::cat(tokens, 1) + pos_embed;  // (B, K + N_p, D)
 }
 
 torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h, const torch::Tensor&) {
@@ -44,8 +50,9 @@ torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h, const torch:
 }
 
 torch::Tensor VitImpl::pool(const torch::Tensor& h, const torch::Tensor&) {
-  if (config().pool == "mean") return h.slice(1, 1).mean(1);  // (B, D) over the patch tokens
-  return h.select(1, 0);                                      // (B, D) the class token
+  if (config().pool == "mean")
+    return h.slice(1, config().n_prefix_tokens()).mean(1);  // (B, D) over the patch tokens
+  return h.select(1, 0);                                    // (B, D) the class token
 }
 
 }  // namespace layerwise::model

@@ -48,7 +48,9 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"log_every", c.log_every},
           {"eval_batch_size", c.eval_batch_size},
           {"device", c.device},
-          {"bf16", c.bf16}};
+          {"bf16", c.bf16},
+          {"init", c.init},
+          {"fresh_head", c.fresh_head}};
 }
 
 TrainConfig train_config_from_json(const nlohmann::json& j, TrainConfig c) {
@@ -79,6 +81,8 @@ TrainConfig train_config_from_json(const nlohmann::json& j, TrainConfig c) {
     c.eval_batch_size = j.value("eval_batch_size", c.eval_batch_size);
     c.device = j.value("device", c.device);
     c.bf16 = j.value("bf16", c.bf16);
+    c.init = j.value("init", c.init);
+    c.fresh_head = j.value("fresh_head", c.fresh_head);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("train config: ", e.what()));
   }

@@ -18,6 +18,7 @@
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/checkpoint.h"
 #include "layerwise/train/optimizer.h"
+#include "layerwise/train/pretrained.h"
 
 namespace layerwise::train {
 
@@ -71,7 +72,7 @@ class MetricsLog {
 // Text models take their vocabulary (and encoders their classes) from the data; every model must
 // suit its task.
 void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const std::string& augment,
-                       const data::TaskData& task) {
+                       const data::TaskData& task, const std::string& init) {
   LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
            m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
   if (m.is_text()) {
@@ -83,6 +84,7 @@ void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const s
     m.vocab_size = task.vocab_size;
     m.n_classes = task.n_classes;
   }
+  if (!init.empty() && !m.is_text()) m.n_classes = task.n_classes;  // a new task's classes
   LW_CHECK(task.n_classes <= m.n_classes, "the data has ", task.n_classes, " classes, the model ",
            m.n_classes);
   model::validate(m);
@@ -102,9 +104,10 @@ class Trainer {
     progress_.message(str_cat("loading ", config_.data.dataset,
                               config_.data.is_text() ? " (and its tokenizer)" : ""));
     task_ = data::load_task(config_.data, run_dir_);
-    fit_model_to_data(config_.model, config_.data, t.augment, task_);
+    fit_model_to_data(config_.model, config_.data, t.augment, task_, t.init);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
+    if (!t.init.empty()) start_from_pretrained();
     model_->to(device_);
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
@@ -121,6 +124,21 @@ class Trainer {
   }
 
   const RunConfig& config() const { return config_; }
+
+  // Pretrained weights for a run started with --init (on resume the checkpoint replaces them).
+  void start_from_pretrained() {
+    const auto& t = config_.train;
+    progress_.message(str_cat("initializing from ", t.init));
+    auto pretrained = load_pretrained(t.init);
+    for (const auto& note : pretrained.notes) progress_.message(note);
+    const auto& m = config_.model;
+    LW_CHECK(!m.is_text() || pretrained.model->config().vocab_size == m.vocab_size, "--init ",
+             t.init, ": its vocabulary has ", pretrained.model->config().vocab_size,
+             " ids, the data's tokenizer ", m.vocab_size, " (text runs reuse the tokenizer of the ",
+             "run they start from)");
+    const auto note = copy_pretrained(*pretrained.model, *model_, t.fresh_head);
+    if (!note.empty()) progress_.message(note);
+  }
 
   void restore() { state_ = load_checkpoint(run_dir_, *model_, *optimizer_); }
 
@@ -305,6 +323,9 @@ TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
   if (!config.model.is_text()) model::validate(config.model);  // text: once the vocabulary is known
   validate(config.train);
   make_directories(run_dir);
+  // A text run started from a model keeps its tokenizer, hence its vocabulary.
+  if (!config.train.init.empty() && config.model.is_text())
+    copy_tokenizer_files(config.train.init, run_dir);
   Trainer trainer(std::move(config), run_dir, options);  // loads the data, measures normalization
   write_run_config(run_dir, trainer.config());
   return trainer.run();

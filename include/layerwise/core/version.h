@@ -5,9 +5,8 @@
 
 namespace layerwise {
 
-/// "0.1.0 (git abc1234)".
-inline std::string version_string() {
-  return std::string(LAYERWISE_VERSION) + " (git " + LAYERWISE_GIT + ")";
-}
+/// "0.1.0 (git abc1234)". Defined in version.cpp, the one file that sees the git hash, so that a
+/// new commit recompiles only it.
+std::string version_string();
 
 }  // namespace layerwise

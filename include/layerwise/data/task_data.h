@@ -28,6 +28,8 @@ struct DataConfig {
   int64_t train_limit = 0;     // > 0: train on the first train_limit training samples only
   int64_t val_limit = 0;       // > 0: validate on the first val_limit validation samples only
   double mean = 0, std = 0;    // pixel normalization; 0, 0: measured on the training split
+  std::vector<int64_t> classes;  // images: keep these labels only, renumbered 0.. in this order
+                                 // (a task made of some classes, e.g. for transfer); empty: all
   // text
   std::string task = "classify";  // classify | lm (next-token prediction; text_decoder models)
   std::string labels = "binary";  // spam-assassin: binary (ham / spam) | groups (easy ham,
@@ -41,6 +43,10 @@ struct DataConfig {
     return dataset == "spam-assassin" || dataset == "jsonl" || dataset == "text";
   }
 };
+
+/// "0,1,2,3,4" or "0-4" (or a mix, "0-2,7") as labels for DataConfig::classes; throws
+/// layerwise::Error quoting the part that is not a label or range.
+std::vector<int64_t> parse_class_list(const std::string& list);
 
 nlohmann::json to_json(const DataConfig& config);
 DataConfig data_config_from_json(const nlohmann::json& json);

@@ -37,24 +37,35 @@ enum class HeadMode { shared, per_layer };
 ///                 (pool "cls") or the mean of the patch tokens (pool "mean") read by the head
 ///   text_encoder  token + position embeddings, bidirectional blocks, class-token or mean pooling
 ///   text_decoder  causal blocks; the head predicts the next token at every position
+/// The options marked "imported" make the exact layouts of Hugging Face checkpoints (DeiT's
+/// distillation token, BERT's embedding LayerNorm, token types and pooler) expressible; models
+/// trained here leave them off unless a preset (bert-*) sets them.
 struct ModelConfig {
   std::string arch = "vit";  // vit | text_encoder | text_decoder
   int64_t n_layers = 6;      // transformer blocks L
   BlockConfig block;
   int64_t n_classes = 10;  // classes; text_decoder: = vocab_size (the head predicts tokens)
   HeadMode heads = HeadMode::shared;
+  std::string head_input = "norm";  // what the classifier reads: "norm" final_norm(z), or
+                                    // "pooler" tanh(pooler(z)) (BERT; no final_norm)
   // vit
   int64_t image_size = 28;  // input height = width
   int64_t patch_size = 4;   // patch height = width; divides image_size
   int64_t in_channels = 1;
+  bool distill_token = false;  // imported (DeiT): a second learned token after the class token
   // text_encoder, text_decoder
   int64_t vocab_size = 0;       // token ids 0..vocab_size-1; 0 until a tokenizer sets it
   int64_t max_len = 256;        // longest sequence (learned position embeddings)
   std::string pool = "cls";     // "cls" (position 0) or "mean" (over patches / real tokens)
   bool tie_embeddings = false;  // text_decoder: the output projection is the token embedding
+  int64_t pad_id = 0;           // the padding id hidden from attention; -1: none (GPT-2)
+  bool embed_norm = false;      // BERT: LayerNorm over the summed embeddings
+  int64_t type_vocab_size = 0;  // BERT: token-type (segment) embeddings; 0: none
 
   bool is_text() const { return arch == "text_encoder" || arch == "text_decoder"; }
   int64_t n_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
+  /// Tokens before the patches: the class token, and DeiT's distillation token.
+  int64_t n_prefix_tokens() const { return distill_token ? 2 : 1; }
 };
 
 /// Throws layerwise::Error naming the field that is out of range.
@@ -74,6 +85,9 @@ std::vector<std::string> vit_preset_names();
 ///   128 tokens encoder-base  L=12, d=384, 6 heads, 512 tokens    decoder-base  L=12, d=384, 6
 ///   heads, 256 tokens
 /// Pre-LN blocks with LayerNorm eps 1e-5; decoders use GPT-2's tanh GELU.
+/// bert-{tiny,small,base}: the encoder sizes in BERT's form (post-LN, eps 1e-12, embedding
+/// LayerNorm, 2 token types, tanh pooler before the classifier), which exports to
+/// BertForSequenceClassification.
 ModelConfig text_preset(const std::string& name);
 
 /// Any preset above by name (ViT names: tiny, small, medium, base).

@@ -10,8 +10,11 @@
 // HeadMode::per_layer also carry a separate head (own norm + linear) for each layer 1..L-1, the
 // multi-exit baseline; head_at(z, l) selects it.
 //
-// Parameter names shared by every model: final_norm.*, classifier.*, exit_heads.<l-1>.norm.*,
-// exit_heads.<l-1>.fc.* (per_layer only).
+// BERT's classifier reads tanh(pooler(z)) instead of final_norm(z) (config head_input "pooler"):
+// head() is then classifier(tanh(pooler(.))), the same role.
+//
+// Parameter names shared by every model: final_norm.* (or pooler.*), classifier.*,
+// exit_heads.<l-1>.norm.*, exit_heads.<l-1>.fc.* (per_layer only).
 #pragma once
 
 #include <memory>
@@ -61,7 +64,8 @@ class LayeredModel : public torch::nn::Module {
   /// hidden[0..up_to] (up_to = -1: all L + 1), computing only the blocks needed.
   std::vector<torch::Tensor> forward_layers(const torch::Tensor& input, int64_t up_to = -1);
 
-  /// The last layer's classifier: classifier(final_norm(z)). (..., D) -> (..., C)
+  /// The last layer's classifier: classifier(final_norm(z)), or classifier(tanh(pooler(z))).
+  /// (..., D) -> (..., C)
   torch::Tensor head(const torch::Tensor& z);
   /// Layer `layer`'s own classifier (per_layer models; layer L and shared models: head(z)).
   torch::Tensor head_at(const torch::Tensor& z, int64_t layer);
@@ -69,7 +73,8 @@ class LayeredModel : public torch::nn::Module {
   /// Logits of the last layer: head(pool(hidden[L])).
   torch::Tensor forward(const torch::Tensor& input);
 
-  torch::nn::LayerNorm final_norm{nullptr};
+  torch::nn::LayerNorm final_norm{nullptr};   // null when head_input is "pooler"
+  torch::nn::Linear pooler{nullptr};          // head_input "pooler" only
   torch::nn::Linear classifier{nullptr};      // null when tied: see output_weight()
   torch::nn::ModuleList exit_heads{nullptr};  // per_layer: L - 1 ExitHeads; shared: empty
 

@@ -1,12 +1,15 @@
 // Text transformers on the model interface: an encoder that classifies a sequence and a decoder
 // that predicts the next token at every position.
 //
-// Inputs are token ids (B, T) int64, right-padded with kPadToken; token_mask() is ids != kPadToken
-// and hides padded keys from attention, so padding never changes the output at real positions.
+// Inputs are token ids (B, T) int64, right-padded with the config's pad_id (kPadToken for the
+// project's tokenizers); token_mask() is ids != pad_id and hides padded keys from attention, so
+// padding never changes the output at real positions. pad_id -1 (imported GPT-2, which has no
+// padding token) masks nothing: causal attention already keeps right padding out of real positions.
 //
 // Parameter names:
-//   tok_embed.weight (V, D)  pos_embed (1, max_len, D)  blocks.<i>.* (see block.h)
-//   final_norm.*  classifier.* (absent for a decoder with tied embeddings)  exit_heads.*
+//   tok_embed.weight (V, D)  pos_embed (1, max_len, D)  type_embed.weight (types, D) (BERT)
+//   embed_norm.* (BERT)  blocks.<i>.* (see block.h)  final_norm.* or pooler.*
+//   classifier.* (absent for a decoder with tied embeddings)  exit_heads.*
 #pragma once
 
 #include <torch/torch.h>
@@ -26,13 +29,17 @@ class TextTransformer : public LayeredModel {
  public:
   explicit TextTransformer(const ModelConfig& config);
 
-  torch::Tensor embed(const torch::Tensor& ids) override;       // (B, T) -> (B, T, D)
+  torch::Tensor embed(const torch::Tensor& ids) override;  // (B, T) -> (B, T, D), segment 0
+  /// BERT's sentence pairs: token types (B, T) int64 in [0, type_vocab_size); undefined: all 0.
+  torch::Tensor embed_tokens(const torch::Tensor& ids, const torch::Tensor& types);
   torch::Tensor token_mask(const torch::Tensor& ids) override;  // (B, T) bool
   torch::Tensor block(int64_t layer, const torch::Tensor& h,
                       const torch::Tensor& mask = {}) override;  // (B, T, D) -> (B, T, D)
 
   torch::nn::Embedding tok_embed{nullptr};
   torch::Tensor pos_embed;
+  torch::nn::Embedding type_embed{nullptr};  // type_vocab_size > 0 only
+  torch::nn::LayerNorm embed_norm{nullptr};  // embed_norm only
   torch::nn::ModuleList blocks{nullptr};
 };
 

@@ -1,0 +1,31 @@
+// Image preprocessing of a Hugging Face ViT checkpoint, from its preprocessor_config.json
+// (ViTImageProcessor, DeiTImageProcessor): resize (bilinear with antialiasing, rows then columns,
+// rounded to 8 bits after each pass as PIL does), rescale (x 1/255), normalize ((x - mean) / std
+// per channel).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace layerwise::data {
+
+struct HfImageProcessor {
+  bool do_resize = true;
+  int64_t height = 224, width = 224;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  std::vector<double> mean = {0.5, 0.5, 0.5}, std = {0.5, 0.5, 0.5};
+};
+
+/// Reads a preprocessor_config.json (or the one in a folder); throws naming the file and field.
+/// Only bilinear resampling (resample 2) is supported.
+HfImageProcessor read_hf_image_processor(const std::string& path);
+
+/// uint8 images (N, C, H, W) -> float32 (N, C, height, width), as the processor computes them.
+/// One-channel images are repeated to the processor's channel count (grey to RGB).
+torch::Tensor preprocess_images(const HfImageProcessor& processor, const torch::Tensor& images);
+
+}  // namespace layerwise::data

@@ -1,0 +1,85 @@
+#include "layerwise/train/pretrained.h"
+
+#include <map>
+
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/model/hf_checkpoint.h"
+#include "layerwise/model/weights.h"
+#include "layerwise/train/checkpoint.h"
+#include "layerwise/train/run_config.h"
+
+namespace layerwise::train {
+
+namespace {
+
+bool is_run_dir(const std::string& path) {
+  return file_exists(path + "/config.json") && file_exists(path + "/trainer_state.json");
+}
+
+void check_folder(const std::string& path) {
+  LW_CHECK(is_run_dir(path) || model::is_hf_checkpoint_dir(path), "--init '", path,
+           "' is neither a layerwise run folder (config.json + trainer_state.json) nor a Hugging ",
+           "Face checkpoint folder (config.json with a model_type)");
+}
+
+}  // namespace
+
+model::ModelConfig pretrained_model_config(const std::string& path) {
+  check_folder(path);
+  if (is_run_dir(path)) return read_run_config(path).model;
+  return model::read_hf_config(path).model;
+}
+
+std::string pretrained_tokenizer(const std::string& path) {
+  if (!pretrained_model_config(path).is_text()) return "";
+  if (is_run_dir(path)) return read_run_config(path).data.tokenizer;
+  return model::read_hf_config(path).family == model::HfFamily::bert ? "wordpiece" : "gpt2";
+}
+
+void copy_tokenizer_files(const std::string& path, const std::string& run_dir) {
+  for (const char* name :
+       {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "vocab.json", "merges.txt"})
+    if (file_exists(path + "/" + name))
+      write_file_atomic(run_dir + "/" + name, read_file(path + "/" + name));
+}
+
+Pretrained load_pretrained(const std::string& path) {
+  check_folder(path);
+  Pretrained out;
+  if (is_run_dir(path)) {
+    out.model = load_run(path, torch::kCPU).model;
+  } else {
+    auto imported = model::import_hf(path);
+    out.model = imported.model;
+    out.notes = imported.notes;
+  }
+  return out;
+}
+
+std::string copy_pretrained(model::LayeredModel& source, model::LayeredModel& target,
+                            bool fresh_head) {
+  std::map<std::string, torch::Tensor> from;
+  for (auto& [name, tensor] : model::named_weights(source)) from[name] = tensor;
+  std::vector<std::string> fresh;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, tensor] : model::named_weights(target)) {
+    const bool head = name.rfind("classifier.", 0) == 0 || name.rfind("exit_heads.", 0) == 0;
+    const auto it = from.find(name);
+    const bool usable = it != from.end() && it->second.sizes() == tensor.sizes();
+    if (head && (fresh_head || !usable)) {
+      fresh.push_back(name);
+      continue;
+    }
+    LW_CHECK(it != from.end(), "--init: the pretrained model has no tensor '", name, "'");
+    LW_CHECK(usable, "--init: tensor '", name, "' has shape ", it->second.sizes(),
+             " in the pretrained model, ", tensor.sizes(), " here");
+    tensor.copy_(it->second.to(tensor.device()));
+  }
+  if (fresh.empty()) return "";
+  std::string note = "initialized fresh:";
+  for (const auto& name : fresh) note += " " + name;
+  return note;
+}
+
+}  // namespace layerwise::train

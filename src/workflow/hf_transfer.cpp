@@ -1,0 +1,154 @@
+#include "layerwise/workflow/hf_transfer.h"
+
+#include <filesystem>
+
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/progress.h"
+#include "layerwise/core/safetensors.h"
+#include "layerwise/core/staged_folder.h"
+#include "layerwise/data/hf_image_processor.h"
+#include "layerwise/data/text_codec.h"
+#include "layerwise/model/hf_checkpoint.h"
+#include "layerwise/model/text_models.h"
+#include "layerwise/model/weights.h"
+#include "layerwise/train/checkpoint.h"
+#include "layerwise/train/run_config.h"
+
+namespace layerwise::workflow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Images: the model must read what the dataset holds; the checkpoint's processor normalization
+// replaces the measured one.
+void fit_image_data(const std::string& hf_dir, const model::ModelConfig& m, data::DataConfig& d) {
+  auto unnormalized = d;  // one test sample, for its shape
+  unnormalized.mean = 0;
+  unnormalized.std = 1;
+  const auto probe = data::load_split(unnormalized, "test", 1);
+  const auto shape = probe.inputs.sizes();  // (1, C, H, W)
+  LW_CHECK(shape[1] == m.in_channels && shape[2] == m.image_size && shape[3] == m.image_size,
+           hf_dir, " reads ", m.in_channels, " x ", m.image_size, " x ", m.image_size,
+           " images; dataset ", d.dataset, " holds ", shape[1], " x ", shape[2], " x ", shape[3],
+           " (datasets are not resized; data::preprocess_images prepares your own tensors)");
+  if (!file_exists(hf_dir + "/preprocessor_config.json")) return;  // measured on the data
+  const auto p = data::read_hf_image_processor(hf_dir);
+  LW_CHECK(p.mean.size() == 1 || m.in_channels > 1, hf_dir,
+           "/preprocessor_config.json: ", p.mean.size(), " channel means for 1-channel images");
+  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, hf_dir,
+           "/preprocessor_config.json: rescale_factor must be 1/255");
+  if (p.do_normalize) {
+    d.mean = p.mean[0];
+    d.std = p.std[0];
+  } else {
+    d.mean = 0;
+    d.std = 1;
+  }
+}
+
+// Text: the run keeps the checkpoint's tokenizer files and reads data with them.
+void fit_text_data(const std::string& hf_dir, const std::string& run_dir,
+                   const model::ModelConfig& m, const model::HfFamily family, data::DataConfig& d) {
+  d.tokenizer = family == model::HfFamily::bert ? "wordpiece" : "gpt2";
+  d.task = family == model::HfFamily::bert ? "classify" : "lm";
+  d.max_len = std::min(d.max_len, m.max_len);
+  for (const auto& name : data::hf_tokenizer_files(d.tokenizer)) {
+    const auto from = hf_dir + "/" + name;
+    if (name == "tokenizer_config.json" && !file_exists(from)) continue;
+    LW_CHECK(file_exists(from), hf_dir, ": no ", name, " (the tokenizer of ", d.tokenizer,
+             " models; text runs need it to read data)");
+    write_file_atomic(run_dir + "/" + name, read_file(from));
+  }
+  const auto codec = data::run_text_codec(d, run_dir, nullptr);
+  LW_CHECK(codec.vocab_size <= m.vocab_size, hf_dir, ": the tokenizer has ", codec.vocab_size,
+           " tokens, the model's vocabulary ", m.vocab_size);
+  LW_CHECK(d.task != "classify" || codec.pad == m.pad_id, hf_dir, ": [PAD] is id ", codec.pad,
+           " in vocab.txt but pad_token_id is ", m.pad_id, " in config.json");
+}
+
+// A few inputs the model reads: images from N(0, 1), or token ids past the special ones.
+torch::Tensor reference_inputs(const model::ModelConfig& m) {
+  torch::manual_seed(0);
+  if (!m.is_text()) return torch::randn({4, m.in_channels, m.image_size, m.image_size});
+  const int64_t length = std::min<int64_t>(m.max_len, 16);
+  return torch::randint(std::min<int64_t>(5, m.vocab_size - 1), m.vocab_size, {3, length},
+                        torch::kInt64);
+}
+
+}  // namespace
+
+std::vector<std::string> import_run(const std::string& hf_dir, const std::string& run_dir,
+                                    ImportOptions options) {
+  StagedFolder folder(run_dir);  // the run appears whole or not at all
+  const auto& partial = folder.path();
+  Progress progress(options.quiet);
+  progress.message(str_cat("importing ", hf_dir));
+  auto imported = model::import_hf(hf_dir);
+  const auto& m = imported.model->config();
+  train::RunConfig run;
+  run.model = m;
+  run.train.objective = train::Objective::standard;
+  run.data = options.data;
+  if (!options.data_given) run.data.dataset = m.is_text() ? "spam-assassin" : "fashion-mnist";
+  LW_CHECK(m.is_text() == run.data.is_text(), "import: a ", m.arch, " cannot read dataset ",
+           run.data.dataset);
+
+  if (m.is_text())
+    fit_text_data(hf_dir, partial, m, imported.hf.family, run.data);
+  else
+    fit_image_data(hf_dir, m, run.data);
+  const auto task = data::load_task(run.data, partial);  // images: measures mean, std if unset
+  LW_CHECK(run.data.task == "lm" || task.n_classes <= m.n_classes, hf_dir, " has ", m.n_classes,
+           " classes, dataset ", run.data.dataset, " ", task.n_classes,
+           ": fine-tune it with train --init ", hf_dir, " (a fresh classifier for the task)");
+  train::write_run_config(partial, run);
+  model::save_weights(partial + "/model.safetensors", *imported.model, {{"step", "0"}});
+  const nlohmann::json state = {
+      {"step", 0}, {"total_steps", 0}, {"seconds", 0.0}, {"finished", true}};
+  write_file_atomic(partial + "/trainer_state.json", state.dump(2) + "\n");
+  const nlohmann::json info = {{"source", fs::absolute(hf_dir).string()},
+                               {"architecture", imported.hf.architecture},
+                               {"model_type", model::to_string(imported.hf.family)},
+                               {"class_names", imported.hf.class_names},
+                               {"notes", imported.notes}};
+  write_file_atomic(partial + "/import.json", info.dump(2) + "\n");
+  folder.commit();
+  for (const auto& note : imported.notes) progress.message(note);
+  return imported.notes;
+}
+
+void export_run(const std::string& run_dir, const std::string& out_dir) {
+  auto run = train::load_run(run_dir, torch::kCPU);
+  const auto& m = run.config.model;
+  model::hf_config_json(m, {});  // refuses models transformers cannot hold, before any work
+  std::vector<std::string> class_names;
+  if (!m.is_text() || run.config.data.task == "classify") {
+    try {  // the dataset's names label the outputs when it is installed here
+      auto data = run.config.data;
+      class_names = data::load_task(data, run_dir).class_names;
+    } catch (const Error&) {
+    }
+  }
+  model::export_hf(*run.model, out_dir, class_names);
+
+  torch::NoGradGuard no_grad;
+  const auto inputs = reference_inputs(m);
+  auto hidden = run.model->forward_layers(inputs);
+  const auto mask = run.model->token_mask(inputs);
+  const auto logits = run.model->head(run.model->pool(hidden.back(), mask));
+  if (m.arch == "text_decoder")  // GPT-2 reports the last layer after its final LayerNorm
+    hidden.back() = run.model->final_norm(hidden.back());
+  std::vector<std::pair<std::string, torch::Tensor>> tensors = {{"inputs", inputs}};
+  for (size_t i = 0; i < hidden.size(); ++i)
+    tensors.emplace_back(str_cat("hidden_states.", i), hidden[i]);
+  tensors.emplace_back("logits", logits);
+  write_safetensors(out_dir + "/layerwise_reference.safetensors", tensors,
+                    {{"source", run_dir}, {"format", "pt"}});
+  if (file_exists(run_dir + "/tokenizer.json"))
+    write_file_atomic(out_dir + "/layerwise_tokenizer.json",
+                      read_file(run_dir + "/tokenizer.json"));
+}
+
+}  // namespace layerwise::workflow
