@@ -10,7 +10,8 @@
 #   4. fine-tune it on classes 5-9 (sandals, shirts, sneakers, bags, boots) with a fresh
 #      classifier, standard and aligned, and train both from scratch with the same budget,
 #   5. evaluate every run layer by layer and compute COS / CKA matrices.
-# Result files go to $OUT/transfer.tgz.
+# Result files (runs' configs, metrics, eval, similarity; logs; roundtrip.json) go to
+# $OUT/transfer.tgz.
 #
 #   PRE_EPOCHS=30 FT_EPOCHS=15 scripts/device_transfer.sh
 #
@@ -31,18 +32,19 @@ cmake --build build-cuda -j"$(nproc)" --target layerwise >"$out/build.log" 2>&1 
 lw="build-cuda/layerwise"
 runs=/tmp/layerwise_transfer
 rm -rf "$runs"
-mkdir -p "$runs"
+mkdir -p "$runs/results/logs"
+logs="$runs/results/logs"  # in the tarball: the device tool brings back few files
 arch=${ARCH:---preset medium --d-model 192 --heads 3 --d-ff 768}
 recipe=${RECIPE:---batch-size 512 --lr 1e-3 --warmup-epochs 2 --dropout 0.1 --label-smoothing 0.1 --augment flip}
 common="--device cuda --data-dir $data $recipe $extra"
 echo "== pretraining (standard, classes 0-4)"
 # shellcheck disable=SC2086
-$lw train $common $arch --classes 0-4 --objective standard --epochs "${PRE_EPOCHS:-30}" --out "$runs/pretrain" >"$out/train_pretrain.log" 2>&1
-tail -2 "$out/train_pretrain.log"
+$lw train $common $arch --classes 0-4 --objective standard --epochs "${PRE_EPOCHS:-30}" --out "$runs/pretrain" >"$logs/train_pretrain.log" 2>&1
+tail -2 "$logs/train_pretrain.log"
 $lw export "$runs/pretrain" --out "$runs/hf-pretrain"
 echo "== transformers round trip"
 # shellcheck disable=SC2086
-python3 scripts/hf_roundtrip.py "$out/roundtrip.json" "$runs/hf-pretrain" ${ROUNDTRIP:-} || echo "ROUND TRIP FAILED"
+python3 scripts/hf_roundtrip.py "$runs/results/roundtrip.json" "$runs/hf-pretrain" ${ROUNDTRIP:-} || echo "ROUND TRIP FAILED"
 $lw import "$runs/hf-pretrain" --classes 0-4 --data-dir "$data" --out "$runs/imported"
 $lw eval "$runs/pretrain" --device cuda -q
 $lw eval "$runs/imported" --device cuda -q
@@ -52,10 +54,10 @@ for objective in standard aligned; do
   # shellcheck disable=SC2086
   $lw train $common --classes 5-9 --objective "$objective" --epochs "$ft_epochs" \
     --init "$runs/imported" --fresh-head --out "$runs/finetune-$objective" \
-    >"$out/train_finetune-$objective.log" 2>&1 &
+    >"$logs/train_finetune-$objective.log" 2>&1 &
   # shellcheck disable=SC2086
   $lw train $common $arch --classes 5-9 --objective "$objective" --epochs "$ft_epochs" \
-    --out "$runs/scratch-$objective" >"$out/train_scratch-$objective.log" 2>&1 &
+    --out "$runs/scratch-$objective" >"$logs/train_scratch-$objective.log" 2>&1 &
 done
 wait
 for name in pretrain imported finetune-standard finetune-aligned scratch-standard scratch-aligned; do
@@ -69,6 +71,6 @@ for name in pretrain imported finetune-standard finetune-aligned scratch-standar
   python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(sys.argv[2], 'final', round(100*e['final_accuracy'],2), 'by layer', [round(100*a,1) for a in e['accuracy']], 'depth', e['minimal_depth'])" \
     "$runs/$name/eval.json" "$name"
 done
-cp "$out/roundtrip.json" "$runs/results/" 2>/dev/null || true
+cp "$out/gpu.txt" "$runs/results/"
 cp "$runs/hf-pretrain/config.json" "$runs/results/hf-pretrain-config.json"
 tar czf "$out/transfer.tgz" -C "$runs/results" .

@@ -384,3 +384,53 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--layers cannot change"), std::string::npos) << r.output;
 }
+
+#ifdef LAYERWISE_HAS_ICU
+TEST(HfCommands, TextImportsReadDataWithTheCheckpointTokenizer) {
+  const auto dir = temp_dir("hf_text");
+  const auto cases = lw::testing::read_json(fixture("hf/tokenizers/cases.json"));
+  std::string jsonl, text;
+  for (int repeat = 0; repeat < 8; ++repeat)
+    for (size_t i = 0; i < cases["texts"].size(); ++i) {
+      const auto t = cases["texts"][i].get<std::string>() + " " + std::to_string(repeat);
+      jsonl += nlohmann::json{{"text", t}, {"label", i % 2 ? "odd" : "even"}}.dump() + "\n";
+      text += t + "\n\n";
+    }
+  lw::write_file_atomic(dir + "/data.jsonl", jsonl);
+  lw::write_file_atomic(dir + "/data.txt", text);
+
+  // A BERT-form encoder over the fixture's WordPiece vocabulary, exported as transformers would
+  // save it, with its vocab.txt beside it.
+  auto bert = lm::text_preset("bert-tiny");
+  bert.vocab_size = 300;
+  bert.n_classes = 2;
+  lm::export_hf(*lm::make_model(bert), dir + "/bert");
+  copy_file(fixture("hf/tokenizers/wordpiece/vocab.txt"), dir + "/bert/vocab.txt");
+  auto r = run_cli("-q import " + dir + "/bert --dataset jsonl --data-dir " + dir +
+                   "/data.jsonl --max-len 24 --out " + dir + "/bert-run");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(lw::testing::read_json(dir + "/bert-run/config.json")["data"]["tokenizer"], "wordpiece");
+  r = run_cli("-q eval " + dir + "/bert-run");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // and fine-tunes from the Hugging Face folder directly, keeping its tokenizer
+  r = run_cli("-q train --init " + dir + "/bert --dataset jsonl --data-dir " + dir +
+              "/data.jsonl --max-len 24 --objective aligned --epochs 1 --batch-size 16 --out " + dir +
+              "/bert-ft");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(lw::file_exists(dir + "/bert-ft/vocab.txt"));
+
+  // A GPT-2 over the fixture's byte-level BPE reads documents joined by <|endoftext|>.
+  auto gpt2 = lm::text_preset("decoder-tiny");
+  gpt2.vocab_size = gpt2.n_classes = 400;
+  gpt2.tie_embeddings = true;
+  lm::export_hf(*lm::make_model(gpt2), dir + "/gpt2");
+  copy_file(fixture("hf/tokenizers/bpe/vocab.json"), dir + "/gpt2/vocab.json");
+  copy_file(fixture("hf/tokenizers/bpe/merges.txt"), dir + "/gpt2/merges.txt");
+  r = run_cli("-q import " + dir + "/gpt2 --dataset text --data-dir " + dir + "/data.txt --out " +
+              dir + "/gpt2-run");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("-q eval " + dir + "/gpt2-run");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(lw::testing::read_json(dir + "/gpt2-run/eval.json")["accuracy"].size(), 2u);
+}
+#endif

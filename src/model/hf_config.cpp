@@ -169,7 +169,10 @@ void read_gpt2(const Fields& f, HfConfig& out) {
   m.block.pre_norm = true;
   m.max_len = f.get<int64_t>("n_positions");
   m.tie_embeddings = f.get<bool>("tie_word_embeddings", true);
-  m.pad_id = f.get<int64_t>("pad_token_id", -1);  // GPT-2 has none: mask nothing
+  // No padding mask whatever pad_token_id says (often <|endoftext|>, a real token inside documents):
+  // transformers masks only what attention_mask says, and causal attention keeps right padding
+  // out of real positions anyway.
+  m.pad_id = -1;
   LW_CHECK(!f.get<bool>("scale_attn_by_inverse_layer_idx", false), f.source(),
            ": scale_attn_by_inverse_layer_idx true is not supported");
   LW_CHECK(f.get<bool>("scale_attn_weights", true), f.source(),

@@ -69,10 +69,10 @@ class MetricsLog {
   std::ofstream out_;
 };
 
-// Text models take their vocabulary (and encoders their classes) from the data; every model must
-// suit its task.
+// Models take their classes (a decoder: its vocabulary) from the data, text models the vocabulary;
+// every model must suit its task. An --init model's classifier follows the task's classes too.
 void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const std::string& augment,
-                       const data::TaskData& task, const std::string& init) {
+                       const data::TaskData& task) {
   LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
            m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
   if (m.is_text()) {
@@ -82,11 +82,8 @@ void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const s
     LW_CHECK(d.max_len <= m.max_len, "data max_len ", d.max_len, " exceeds the model's ",
              m.max_len);
     m.vocab_size = task.vocab_size;
-    m.n_classes = task.n_classes;
   }
-  if (!init.empty() && !m.is_text()) m.n_classes = task.n_classes;  // a new task's classes
-  LW_CHECK(task.n_classes <= m.n_classes, "the data has ", task.n_classes, " classes, the model ",
-           m.n_classes);
+  m.n_classes = task.n_classes;
   model::validate(m);
 }
 
@@ -104,7 +101,7 @@ class Trainer {
     progress_.message(str_cat("loading ", config_.data.dataset,
                               config_.data.is_text() ? " (and its tokenizer)" : ""));
     task_ = data::load_task(config_.data, run_dir_);
-    fit_model_to_data(config_.model, config_.data, t.augment, task_, t.init);
+    fit_model_to_data(config_.model, config_.data, t.augment, task_);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
     if (!t.init.empty()) start_from_pretrained();
