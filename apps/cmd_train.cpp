@@ -61,8 +61,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "Fine-tuning: --init RUN_OR_HF_DIR starts from a trained model (a run folder, or a\n"
       "Hugging Face ViT/DeiT/BERT/GPT-2 checkpoint folder); the architecture is the checkpoint's,\n"
       "the classifier is kept when the task has as many classes (--fresh-head: always new).\n"
-      "  layerwise train --classes 0,1,2,3,4 --objective standard --out runs/pre\n"
-      "  layerwise train --init runs/pre --classes 5,6,7,8,9 --objective aligned --out runs/ft");
+      "  layerwise train --classes 0-4 --objective standard --out runs/pre\n"
+      "  layerwise train --init runs/pre --classes 5-9 --fresh-head --objective aligned --out runs/ft");
   cmd->add_option("--out,-o", f.out, "run folder to create");
   cmd->add_option("--resume", f.resume, "continue the run in this folder from its checkpoint")
       ->excludes(cmd->get_option("--out"));
@@ -73,7 +73,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--fresh-head", f.fresh_head, "with --init: a new classifier in any case");
   const std::string presets =
-      "ViT tiny, small, medium, base; encoder-{tiny,small,base}; decoder-{tiny,small,base}";
+      "ViT tiny, small, medium, base; encoder-{tiny,small,base}; bert-{tiny,small,base} (BERT's "
+      "form, exports to transformers); decoder-{tiny,small,base}";
   cmd->add_option("--preset", f.preset, "model size: " + presets)->capture_default_str();
   cmd->add_option("--layers", f.layers, "override: number of blocks L")->check(CLI::Range(1, 1000));
   cmd->add_option("--d-model", f.d_model, "override: width")->check(CLI::Range(1, 65536));

@@ -11,12 +11,11 @@ cd "$(dirname "$0")/.."
 out=${OUT:-out}
 mkdir -p "$out"
 sizes=${SIZES:-1000,10000,50000}
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 -DLAYERWISE_ICU=OFF \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-cmake --build build-cuda -j"$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+# shellcheck source=scripts/device_build.sh
+source scripts/device_build.sh
+device_build  # every target: the program, the tests, the benchmarks
 echo "== tests"
 build-cuda/tests/layerwise_tests >"$out/tests.log" 2>&1 || true
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure|CudaMatchesCpu" "$out/tests.log" || tail -20 "$out/tests.log"

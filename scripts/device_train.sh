@@ -27,13 +27,10 @@ exit_batches=${EXIT_BATCHES-1,32,256}
 data=${DATA_DIR:-$PWD/.deps/fashion-mnist}
 extra=${EXTRA:-}
 mkdir -p "$out"
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 -DLAYERWISE_ICU=OFF \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-targets="--target layerwise"
-[ -n "${TESTS:-}" ] && targets="--target layerwise layerwise_tests"
-cmake --build build-cuda -j"$(nproc)" $targets >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 1; }
+# shellcheck source=scripts/device_build.sh
+source scripts/device_build.sh
+if [ -n "${TESTS:-}" ]; then device_build layerwise layerwise_tests; else device_build layerwise; fi
 if [ -n "${TESTS:-}" ]; then
   echo "== tests ($TESTS)"
   build-cuda/tests/layerwise_tests --gtest_filter="$TESTS" >"$out/tests.log" 2>&1 || true

@@ -17,18 +17,17 @@
 #
 # ARCH sets the architecture (pretraining and scratch runs; fine-tunes take the checkpoint's), RECIPE
 # the training flags of every run.
-# Builds as scripts/device_train.sh (carry .deps/usr and .deps/fashion-mnist).
+# Builds with scripts/device_build.sh (carry .deps/usr and .deps/fashion-mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
 data=${DATA_DIR:-$PWD/.deps/fashion-mnist}
 extra=${EXTRA:-}
 mkdir -p "$out"
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 -DLAYERWISE_ICU=OFF \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-cmake --build build-cuda -j"$(nproc)" --target layerwise >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+# shellcheck source=scripts/device_build.sh
+source scripts/device_build.sh
+device_build layerwise
 lw="build-cuda/layerwise"
 runs=/tmp/layerwise_transfer
 rm -rf "$runs"

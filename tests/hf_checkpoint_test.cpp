@@ -409,13 +409,14 @@ TEST(HfCommands, TextImportsReadDataWithTheCheckpointTokenizer) {
   auto r = run_cli("-q import " + dir + "/bert --dataset jsonl --data-dir " + dir +
                    "/data.jsonl --max-len 24 --out " + dir + "/bert-run");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(lw::testing::read_json(dir + "/bert-run/config.json")["data"]["tokenizer"], "wordpiece");
+  EXPECT_EQ(lw::testing::read_json(dir + "/bert-run/config.json")["data"]["tokenizer"],
+            "wordpiece");
   r = run_cli("-q eval " + dir + "/bert-run");
   ASSERT_EQ(r.code, 0) << r.output;
   // and fine-tunes from the Hugging Face folder directly, keeping its tokenizer
   r = run_cli("-q train --init " + dir + "/bert --dataset jsonl --data-dir " + dir +
-              "/data.jsonl --max-len 24 --objective aligned --epochs 1 --batch-size 16 --out " + dir +
-              "/bert-ft");
+              "/data.jsonl --max-len 24 --objective aligned --epochs 1 --batch-size 16 --out " +
+              dir + "/bert-ft");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(lw::file_exists(dir + "/bert-ft/vocab.txt"));
 

@@ -109,9 +109,8 @@ int64_t square_size(const Fields& f, const Json& json, const std::string& key) {
   return f.get<int64_t>(key);
 }
 
-void read_vision(const Fields& f, const Json& json, HfConfig& out) {
-  auto& m = out.model;
-  m.arch = "vit";
+// The block fields ViT and DeiT share with BERT (their configs descend from BertConfig).
+void read_bert_style_sizes(const Fields& f, ModelConfig& m) {
   m.block.d_model = f.get<int64_t>("hidden_size");
   m.n_layers = f.get<int64_t>("num_hidden_layers");
   m.block.n_heads = f.get<int64_t>("num_attention_heads");
@@ -119,6 +118,12 @@ void read_vision(const Fields& f, const Json& json, HfConfig& out) {
   m.block.ln_eps = f.get<double>("layer_norm_eps", 1e-12);
   m.block.gelu = gelu_of(f, "hidden_act");
   m.block.dropout = f.get<double>("hidden_dropout_prob", 0.0);
+}
+
+void read_vision(const Fields& f, const Json& json, HfConfig& out) {
+  auto& m = out.model;
+  m.arch = "vit";
+  read_bert_style_sizes(f, m);
   m.block.pre_norm = true;
   m.image_size = square_size(f, json, "image_size");
   m.patch_size = square_size(f, json, "patch_size");
@@ -132,13 +137,7 @@ void read_bert(const Fields& f, HfConfig& out) {
   auto& m = out.model;
   m.arch = "text_encoder";
   m.vocab_size = f.get<int64_t>("vocab_size");
-  m.block.d_model = f.get<int64_t>("hidden_size");
-  m.n_layers = f.get<int64_t>("num_hidden_layers");
-  m.block.n_heads = f.get<int64_t>("num_attention_heads");
-  m.block.d_ff = f.get<int64_t>("intermediate_size");
-  m.block.ln_eps = f.get<double>("layer_norm_eps", 1e-12);
-  m.block.gelu = gelu_of(f, "hidden_act");
-  m.block.dropout = f.get<double>("hidden_dropout_prob", 0.0);
+  read_bert_style_sizes(f, m);
   m.block.pre_norm = false;
   m.max_len = f.get<int64_t>("max_position_embeddings");
   m.type_vocab_size = f.get<int64_t>("type_vocab_size", 2);
@@ -169,9 +168,9 @@ void read_gpt2(const Fields& f, HfConfig& out) {
   m.block.pre_norm = true;
   m.max_len = f.get<int64_t>("n_positions");
   m.tie_embeddings = f.get<bool>("tie_word_embeddings", true);
-  // No padding mask whatever pad_token_id says (often <|endoftext|>, a real token inside documents):
-  // transformers masks only what attention_mask says, and causal attention keeps right padding
-  // out of real positions anyway.
+  // No padding mask whatever pad_token_id says (often <|endoftext|>, a real token inside
+  // documents): transformers masks only what attention_mask says, and causal attention keeps right
+  // padding out of real positions anyway.
   m.pad_id = -1;
   LW_CHECK(!f.get<bool>("scale_attn_by_inverse_layer_idx", false), f.source(),
            ": scale_attn_by_inverse_layer_idx true is not supported");
