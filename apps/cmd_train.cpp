@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -62,7 +63,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "Hugging Face ViT/DeiT/BERT/GPT-2 checkpoint folder); the architecture is the checkpoint's,\n"
       "the classifier is kept when the task has as many classes (--fresh-head: always new).\n"
       "  layerwise train --classes 0-4 --objective standard --out runs/pre\n"
-      "  layerwise train --init runs/pre --classes 5-9 --fresh-head --objective aligned --out runs/ft");
+      "  layerwise train --init runs/pre --classes 5-9 --fresh-head --objective aligned --out "
+      "runs/ft");
   cmd->add_option("--out,-o", f.out, "run folder to create");
   cmd->add_option("--resume", f.resume, "continue the run in this folder from its checkpoint")
       ->excludes(cmd->get_option("--out"));
@@ -190,8 +192,11 @@ train::RunConfig build_config(const TrainFlags& f) {
                              "--patch-size", "--pool", "--tie-embeddings"})
       LW_CHECK(!f.given(flag), flag, " cannot change the architecture of an --init model");
     c.model = train::pretrained_model_config(f.init);
-    c.train.init = f.init;
+    c.train.init = std::filesystem::absolute(f.init).lexically_normal().string();  // resumable
     c.train.fresh_head = f.fresh_head;
+    // Pixels normalized as the model was trained, unless a --config file set them.
+    if (c.data.mean == 0 && c.data.std == 0)
+      train::pretrained_normalization(f.init, c.data.mean, c.data.std);
   }
   LW_CHECK(!f.fresh_head || f.given("--init"), "--fresh-head goes with --init");
   if (f.given("--preset")) c.model = model::model_preset(f.preset);

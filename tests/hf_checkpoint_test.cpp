@@ -253,6 +253,10 @@ TEST(HfCheckpoint, ExportRefusesWhatTransformersCannotHold) {
   multi.heads = lm::HeadMode::per_layer;
   EXPECT_NE(error_message([&] { lm::hf_config_json(multi, {}); }).find("exit heads"),
             std::string::npos);
+  // A folder named with a trailing slash is the same folder.
+  const auto slash = temp_dir("hf_slash") + "/out/";
+  lm::export_hf(*lm::make_model(lm::vit_preset("tiny")), slash);
+  EXPECT_TRUE(lw::file_exists(slash + "config.json"));
   // An existing, non-empty folder is never overwritten.
   const auto dir = temp_dir("hf_nonempty");
   lw::write_file_atomic(dir + "/keep.txt", "mine");
@@ -268,7 +272,9 @@ TEST(HfCheckpoint, BertPresetRoundTripsThroughTheLayout) {
   torch::manual_seed(3);
   auto model = lm::make_model(config);
   const auto dir = temp_dir("hf_bert_preset") + "/out";
-  lm::export_hf(*model, dir, {"a", "b", "c"});
+  lm::HfExportOptions options;
+  options.class_names = {"a", "b", "c"};
+  lm::export_hf(*model, dir, options);
   auto back = lm::import_hf(dir);
   EXPECT_EQ(back.hf.class_names, (std::vector<std::string>{"a", "b", "c"}));
   const auto ids = torch::randint(5, 300, {2, 9}, torch::kInt64);
@@ -364,12 +370,18 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   // Fine-tune the imported model on five classes, aligned, then export the result.
   r = run_cli("-q train --init " + dir +
               "/run --classes 5,6,7,8,9 --objective aligned --epochs 1 "
-              "--train-limit 256 --val-limit 64 --batch-size 64 --out " +
+              "--train-limit 256 --val-limit 64 --batch-size 64 --stop-after 2 --out " +
               dir + "/ft");
   ASSERT_EQ(r.code, 0) << r.output;
+  // Resuming needs the checkpoint only, not the model it started from.
+  std::filesystem::rename(dir + "/run", dir + "/run-moved");
+  r = run_cli("-q train --resume " + dir + "/ft");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::filesystem::rename(dir + "/run-moved", dir + "/run");
   const auto ft = lw::testing::read_json(dir + "/ft/config.json");
   EXPECT_EQ(ft["model"]["n_classes"], 5);
   EXPECT_EQ(ft["train"]["init"], dir + "/run");
+  EXPECT_DOUBLE_EQ(ft["data"]["std"].get<double>(), 0.25);  // normalized as the model was trained
   r = run_cli("-q export " + dir + "/ft --out " + dir + "/hf");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto exported = lw::testing::read_json(dir + "/hf/config.json");

@@ -19,7 +19,9 @@ void remove_folder(const std::string& dir) {
       FTW_DEPTH | FTW_PHYS);
 }
 
-StagedFolder::StagedFolder(std::string dir) : dir_(std::move(dir)), partial_(dir_ + ".partial") {
+StagedFolder::StagedFolder(std::string dir) : dir_(std::move(dir)) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();  // "runs/x/" is "runs/x"
+  partial_ = dir_ + ".partial";
   std::error_code error;
   LW_CHECK(!fs::exists(dir_, error) || fs::is_empty(dir_, error), "'", dir_,
            "' exists and is not empty; choose a new folder");

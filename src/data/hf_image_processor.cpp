@@ -60,16 +60,16 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
       const auto& size = j["size"];
       if (size.is_number()) {
         p.height = p.width = size.get<int64_t>();
-      } else {
-        LW_CHECK(size.contains("height") && size.contains("width"), path,
-                 ": size must give height and width (shortest_edge is not supported)");
+      } else if (size.contains("height") && size.contains("width")) {
         p.height = size["height"].get<int64_t>();
         p.width = size["width"].get<int64_t>();
+      } else {
+        p.unsupported = "size without height and width (shortest_edge)";
       }
     }
     const int resample = j.value("resample", 2);
-    LW_CHECK(resample == 2, path, ": resample ", resample,
-             " is not supported (only 2, bilinear, as ViT and DeiT use)");
+    if (resample != 2) p.unsupported = str_cat("resample ", resample, " (only 2, bilinear)");
+    if (j.value("do_center_crop", false)) p.unsupported = "do_center_crop";
     p.do_rescale = j.value("do_rescale", p.do_rescale);
     p.rescale_factor = j.value("rescale_factor", p.rescale_factor);
     p.do_normalize = j.value("do_normalize", p.do_normalize);
@@ -85,6 +85,8 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
 }
 
 torch::Tensor preprocess_images(const HfImageProcessor& p, const torch::Tensor& images) {
+  LW_CHECK(p.unsupported.empty(), "preprocess: the processor's ", p.unsupported,
+           " is not supported");
   LW_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
            "preprocess: expected uint8 images (N, C, H, W), got ", images.sizes(), " ",
            images.scalar_type());

@@ -1,6 +1,5 @@
 #include "layerwise/model/hf_checkpoint.h"
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -18,13 +17,14 @@ namespace {
 
 class TableBuilder {
  public:
-  void same(const std::string& ours, const std::string& theirs, Layout layout = Layout::same) {
+  // one tensor of ours from one of theirs
+  void one(const std::string& ours, const std::string& theirs, Layout layout = Layout::same) {
     table.push_back({ours, {theirs}, layout});
   }
   // weight and bias of a Linear or LayerNorm
   void affine(const std::string& ours, const std::string& theirs, bool transposed = false) {
-    same(ours + ".weight", theirs + ".weight", transposed ? Layout::transposed : Layout::same);
-    same(ours + ".bias", theirs + ".bias");
+    one(ours + ".weight", theirs + ".weight", transposed ? Layout::transposed : Layout::same);
+    one(ours + ".bias", theirs + ".bias");
   }
   // our qkv from separate query, key and value projections
   void qkv(const std::string& ours, const std::string& theirs) {
@@ -38,9 +38,9 @@ class TableBuilder {
 
 void vision_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
   t.affine("patch_embed.proj", p + "embeddings.patch_embeddings.projection");
-  t.same("cls_token", p + "embeddings.cls_token");
-  if (c.distill_token) t.same("dist_token", p + "embeddings.distillation_token");
-  t.same("pos_embed", p + "embeddings.position_embeddings");
+  t.one("cls_token", p + "embeddings.cls_token");
+  if (c.distill_token) t.one("dist_token", p + "embeddings.distillation_token");
+  t.one("pos_embed", p + "embeddings.position_embeddings");
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const auto ours = str_cat("blocks.", i, "."), theirs = str_cat(p, "encoder.layer.", i, ".");
     t.affine(ours + "norm1", theirs + "layernorm_before");
@@ -55,9 +55,10 @@ void vision_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
 }
 
 void bert_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
-  t.same("tok_embed.weight", p + "embeddings.word_embeddings.weight");
-  t.same("pos_embed", p + "embeddings.position_embeddings.weight", Layout::batched);
-  t.same("type_embed.weight", p + "embeddings.token_type_embeddings.weight");
+  t.one("tok_embed.weight", p + "embeddings.word_embeddings.weight");
+  t.one("pos_embed", p + "embeddings.position_embeddings.weight", Layout::batched);
+  if (c.type_vocab_size > 0)
+    t.one("type_embed.weight", p + "embeddings.token_type_embeddings.weight");
   t.affine("embed_norm", p + "embeddings.LayerNorm");
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const auto ours = str_cat("blocks.", i, "."), theirs = str_cat(p, "encoder.layer.", i, ".");
@@ -73,8 +74,8 @@ void bert_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
 }
 
 void gpt2_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
-  t.same("tok_embed.weight", p + "wte.weight");
-  t.same("pos_embed", p + "wpe.weight", Layout::batched);
+  t.one("tok_embed.weight", p + "wte.weight");
+  t.one("pos_embed", p + "wpe.weight", Layout::batched);
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const auto ours = str_cat("blocks.", i, "."), theirs = str_cat(p, "h.", i, ".");
     t.affine(ours + "norm1", theirs + "ln_1");
@@ -85,7 +86,7 @@ void gpt2_table(TableBuilder& t, const ModelConfig& c, const std::string& p) {
     t.affine(ours + "mlp.fc2", theirs + "mlp.c_proj", true);
   }
   t.affine("final_norm", p + "ln_f");
-  if (!c.tie_embeddings) t.same("classifier.weight", "lm_head.weight");  // bias: zero, below
+  if (!c.tie_embeddings) t.one("classifier.weight", "lm_head.weight");  // bias: zero, below
 }
 
 std::string base_prefix(HfFamily family) {
@@ -166,7 +167,7 @@ std::string join(const std::vector<std::string>& names) {
 }  // namespace
 
 std::vector<HfRename> hf_rename_table(HfFamily family, const ModelConfig& config,
-                                      const std::string& prefix, bool with_classifier) {
+                                      const std::string& prefix) {
   TableBuilder t;
   if (family == HfFamily::bert)
     bert_table(t, config, prefix);
@@ -174,12 +175,6 @@ std::vector<HfRename> hf_rename_table(HfFamily family, const ModelConfig& config
     gpt2_table(t, config, prefix);
   else
     vision_table(t, config, prefix);
-  if (!with_classifier) {
-    auto& table = t.table;
-    table.erase(std::remove_if(table.begin(), table.end(),
-                               [](const HfRename& r) { return is_head(r.ours); }),
-                table.end());
-  }
   return t.table;
 }
 
@@ -247,7 +242,7 @@ ImportedModel import_hf(const std::string& dir, int64_t n_classes) {
   std::vector<std::pair<std::string, torch::Tensor>> loaded;
   std::set<std::string> used;
   std::vector<std::string> fresh;
-  for (const auto& rename : hf_rename_table(out.hf.family, config, prefix, true)) {
+  for (const auto& rename : hf_rename_table(out.hf.family, config, prefix)) {
     const auto& target = ours.at(rename.ours);
     std::vector<torch::Tensor> parts;
     for (const auto& name : rename.theirs)
@@ -291,16 +286,16 @@ ImportedModel import_hf(const std::string& dir, int64_t n_classes) {
   return out;
 }
 
-void export_hf(LayeredModel& model, const std::string& dir,
-               const std::vector<std::string>& class_names) {
+void export_hf(LayeredModel& model, const std::string& dir, const HfExportOptions& options) {
   const auto& config = model.config();
-  const auto json = hf_config_json(config, class_names);  // refuses what transformers cannot hold
+  // refuses what transformers cannot hold
+  const auto json = hf_config_json(config, options.class_names, options.bos_id, options.eos_id);
   const auto family = hf_family_for_export(config);
   std::map<std::string, torch::Tensor> ours;
   for (auto& [name, weight] : named_weights(model)) ours[name] = weight.detach().to(torch::kCPU);
   std::vector<std::pair<std::string, torch::Tensor>> theirs;
   std::set<std::string> used;
-  for (const auto& rename : hf_rename_table(family, config, base_prefix(family), true)) {
+  for (const auto& rename : hf_rename_table(family, config, base_prefix(family))) {
     const auto it = ours.find(rename.ours);
     LW_CHECK(it != ours.end(), "export: the model has no tensor '", rename.ours, "'");
     const auto parts = to_theirs(rename, it->second.to(torch::kFloat32));
@@ -315,6 +310,7 @@ void export_hf(LayeredModel& model, const std::string& dir,
   StagedFolder folder(dir);  // no half-written export
   write_safetensors(folder.path() + "/model.safetensors", theirs, {{"format", "pt"}});
   write_file_atomic(folder.path() + "/config.json", json.dump(2) + "\n");
+  if (options.add_files) options.add_files(folder.path());
   folder.commit();
 }
 

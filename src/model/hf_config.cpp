@@ -275,10 +275,11 @@ HfFamily hf_family_for_export(const ModelConfig& c) {
     return c.distill_token ? HfFamily::deit : HfFamily::vit;
   }
   if (c.arch == "text_encoder") {
-    LW_CHECK(!b.pre_norm && c.embed_norm && c.head_input == "pooler" && c.pool == "cls",
+    LW_CHECK(!b.pre_norm && c.embed_norm && c.head_input == "pooler" && c.pool == "cls" &&
+                 c.type_vocab_size >= 1,
              "export: text encoders export to BERT's layout, which needs BERT's form (post-LN, "
-             "embedding LayerNorm, tanh pooler on the first token): train with --preset bert-tiny, "
-             "bert-small or bert-base");
+             "embedding LayerNorm, token types, tanh pooler on the first token): train with "
+             "--preset bert-tiny, bert-small or bert-base");
     return HfFamily::bert;
   }
   LW_CHECK(b.pre_norm && c.head_input == "norm" && c.tie_embeddings,
@@ -287,7 +288,8 @@ HfFamily hf_family_for_export(const ModelConfig& c) {
   return HfFamily::gpt2;
 }
 
-Json hf_config_json(const ModelConfig& c, const std::vector<std::string>& class_names) {
+Json hf_config_json(const ModelConfig& c, const std::vector<std::string>& class_names,
+                    int64_t bos_id, int64_t eos_id) {
   const auto family = hf_family_for_export(c);
   const auto& b = c.block;
   const std::string act = b.gelu == "tanh" ? "gelu_new" : "gelu";
@@ -307,8 +309,8 @@ Json hf_config_json(const ModelConfig& c, const std::vector<std::string>& class_
          {"embd_pdrop", 0.0},
          {"attn_pdrop", 0.0},
          {"tie_word_embeddings", true},
-         {"bos_token_id", 2},  // data/tokenizer.h: <bos>, <eos>, <pad>
-         {"eos_token_id", 3},
+         {"bos_token_id", bos_id},
+         {"eos_token_id", eos_id},
          {"pad_token_id", c.pad_id < 0 ? Json(nullptr) : Json(c.pad_id)}};
   } else {
     Json id2label = Json::object(), label2id = Json::object();
@@ -332,7 +334,7 @@ Json hf_config_json(const ModelConfig& c, const std::vector<std::string>& class_
       j["model_type"] = "bert";
       j["vocab_size"] = c.vocab_size;
       j["max_position_embeddings"] = c.max_len;
-      j["type_vocab_size"] = std::max<int64_t>(c.type_vocab_size, 1);
+      j["type_vocab_size"] = c.type_vocab_size;
       j["pad_token_id"] = c.pad_id < 0 ? 0 : c.pad_id;
       j["position_embedding_type"] = "absolute";
     } else {

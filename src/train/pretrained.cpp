@@ -4,6 +4,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/data/hf_image_processor.h"
 #include "layerwise/model/hf_checkpoint.h"
 #include "layerwise/model/weights.h"
 #include "layerwise/train/checkpoint.h"
@@ -38,10 +39,31 @@ std::string pretrained_tokenizer(const std::string& path) {
 }
 
 void copy_tokenizer_files(const std::string& path, const std::string& run_dir) {
-  for (const char* name :
-       {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "vocab.json", "merges.txt"})
+  std::vector<std::string> names = {"vocab.txt", "tokenizer_config.json", "vocab.json",
+                                    "merges.txt"};
+  if (is_run_dir(path)) names.push_back("tokenizer.json");  // layerwise's own (not HF's file)
+  for (const auto& name : names)
     if (file_exists(path + "/" + name))
       write_file_atomic(run_dir + "/" + name, read_file(path + "/" + name));
+}
+
+bool pretrained_normalization(const std::string& path, double& mean, double& std) {
+  if (pretrained_model_config(path).is_text()) return false;
+  if (is_run_dir(path)) {
+    const auto data = read_run_config(path).data;
+    if (data.std <= 0) return false;
+    mean = data.mean;
+    std = data.std;
+    return true;
+  }
+  if (!file_exists(path + "/preprocessor_config.json")) return false;
+  const auto p = data::read_hf_image_processor(path);
+  for (size_t c = 1; c < p.mean.size(); ++c)
+    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], path,
+             "/preprocessor_config.json: per-channel normalization differs between channels");
+  mean = p.do_normalize ? p.mean[0] : 0.0;
+  std = p.do_normalize ? p.std[0] : 1.0;
+  return true;
 }
 
 Pretrained load_pretrained(const std::string& path) {

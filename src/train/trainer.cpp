@@ -69,10 +69,11 @@ class MetricsLog {
   std::ofstream out_;
 };
 
-// Models take their classes (a decoder: its vocabulary) from the data, text models the vocabulary;
-// every model must suit its task. An --init model's classifier follows the task's classes too.
+// A new run's model takes its classes (a decoder: its vocabulary) and, unless it starts from a
+// pretrained model, its vocabulary from the data; every model must suit its task. A resumed run
+// keeps what it was built with (older runs may hold more classes than their data).
 void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const std::string& augment,
-                       const data::TaskData& task) {
+                       const data::TaskData& task, bool pretrained, bool resuming) {
   LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
            m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
   if (m.is_text()) {
@@ -81,15 +82,19 @@ void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const s
              d.task, ": text_encoder classifies, text_decoder does lm");
     LW_CHECK(d.max_len <= m.max_len, "data max_len ", d.max_len, " exceeds the model's ",
              m.max_len);
-    m.vocab_size = task.vocab_size;
+    LW_CHECK(!pretrained || task.vocab_size <= m.vocab_size, "the tokenizer has ", task.vocab_size,
+             " ids, the pretrained model's vocabulary ", m.vocab_size);
+    if (!pretrained) m.vocab_size = task.vocab_size;  // a checkpoint's may be padded
   }
-  m.n_classes = task.n_classes;
+  const int64_t classes = d.task == "lm" ? m.vocab_size : task.n_classes;
+  if (!resuming) m.n_classes = classes;
+  LW_CHECK(classes <= m.n_classes, "the data has ", classes, " classes, the model ", m.n_classes);
   model::validate(m);
 }
 
 class Trainer {
  public:
-  Trainer(RunConfig config, std::string run_dir, const TrainOptions& options)
+  Trainer(RunConfig config, std::string run_dir, const TrainOptions& options, bool resuming)
       : config_(std::move(config)),
         run_dir_(std::move(run_dir)),
         options_(options),
@@ -101,10 +106,10 @@ class Trainer {
     progress_.message(str_cat("loading ", config_.data.dataset,
                               config_.data.is_text() ? " (and its tokenizer)" : ""));
     task_ = data::load_task(config_.data, run_dir_);
-    fit_model_to_data(config_.model, config_.data, t.augment, task_);
+    fit_model_to_data(config_.model, config_.data, t.augment, task_, !t.init.empty(), resuming);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
-    if (!t.init.empty()) start_from_pretrained();
+    if (!t.init.empty() && !resuming) start_from_pretrained();  // resume: the checkpoint
     model_->to(device_);
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
@@ -128,11 +133,6 @@ class Trainer {
     progress_.message(str_cat("initializing from ", t.init));
     auto pretrained = load_pretrained(t.init);
     for (const auto& note : pretrained.notes) progress_.message(note);
-    const auto& m = config_.model;
-    LW_CHECK(!m.is_text() || pretrained.model->config().vocab_size == m.vocab_size, "--init ",
-             t.init, ": its vocabulary has ", pretrained.model->config().vocab_size,
-             " ids, the data's tokenizer ", m.vocab_size, " (text runs reuse the tokenizer of the ",
-             "run they start from)");
     const auto note = copy_pretrained(*pretrained.model, *model_, t.fresh_head);
     if (!note.empty()) progress_.message(note);
   }
@@ -323,7 +323,8 @@ TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
   // A text run started from a model keeps its tokenizer, hence its vocabulary.
   if (!config.train.init.empty() && config.model.is_text())
     copy_tokenizer_files(config.train.init, run_dir);
-  Trainer trainer(std::move(config), run_dir, options);  // loads the data, measures normalization
+  // loads the data, measures normalization
+  Trainer trainer(std::move(config), run_dir, options, /*resuming=*/false);
   write_run_config(run_dir, trainer.config());
   return trainer.run();
 }
@@ -332,7 +333,7 @@ TrainSummary resume_run(const std::string& run_dir, const std::string& device,
                         const TrainOptions& options) {
   auto config = read_run_config(run_dir);
   if (!device.empty()) config.train.device = device;
-  Trainer trainer(std::move(config), run_dir, options);
+  Trainer trainer(std::move(config), run_dir, options, /*resuming=*/true);
   trainer.restore();
   return trainer.run();
 }

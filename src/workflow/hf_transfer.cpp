@@ -32,20 +32,16 @@ void fit_image_data(const std::string& hf_dir, const model::ModelConfig& m, data
   LW_CHECK(shape[1] == m.in_channels && shape[2] == m.image_size && shape[3] == m.image_size,
            hf_dir, " reads ", m.in_channels, " x ", m.image_size, " x ", m.image_size,
            " images; dataset ", d.dataset, " holds ", shape[1], " x ", shape[2], " x ", shape[3],
-           " (datasets are not resized; data::preprocess_images prepares your own tensors)");
+           " (datasets are not resized on the fly: give the model data of its shape)");
   if (!file_exists(hf_dir + "/preprocessor_config.json")) return;  // measured on the data
   const auto p = data::read_hf_image_processor(hf_dir);
-  LW_CHECK(p.mean.size() == 1 || m.in_channels > 1, hf_dir,
-           "/preprocessor_config.json: ", p.mean.size(), " channel means for 1-channel images");
-  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, hf_dir,
-           "/preprocessor_config.json: rescale_factor must be 1/255");
-  if (p.do_normalize) {
-    d.mean = p.mean[0];
-    d.std = p.std[0];
-  } else {
-    d.mean = 0;
-    d.std = 1;
-  }
+  const auto where = hf_dir + "/preprocessor_config.json: ";
+  for (size_t c = 1; c < p.mean.size(); ++c)
+    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], where,
+             "per-channel normalization differs between channels; the data pipeline applies one");
+  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, where, "rescale_factor must be 1/255");
+  d.mean = p.do_normalize ? p.mean[0] : 0.0;
+  d.std = p.do_normalize ? p.std[0] : 1.0;
 }
 
 // Text: the run keeps the checkpoint's tokenizer files and reads data with them.
@@ -75,6 +71,22 @@ torch::Tensor reference_inputs(const model::ModelConfig& m) {
   const int64_t length = std::min<int64_t>(m.max_len, 16);
   return torch::randint(std::min<int64_t>(5, m.vocab_size - 1), m.vocab_size, {3, length},
                         torch::kInt64);
+}
+
+// A few inputs and what the model computes for them, as transformers numbers hidden states.
+void write_reference(model::LayeredModel& model, const std::string& path,
+                     const std::string& source) {
+  torch::NoGradGuard no_grad;
+  const auto inputs = reference_inputs(model.config());
+  auto hidden = model.forward_layers(inputs);
+  const auto logits = model.head(model.pool(hidden.back(), model.token_mask(inputs)));
+  if (model.config().arch == "text_decoder")  // GPT-2 reports layer L after its final LayerNorm
+    hidden.back() = model.final_norm(hidden.back());
+  std::vector<std::pair<std::string, torch::Tensor>> tensors = {{"inputs", inputs}};
+  for (size_t i = 0; i < hidden.size(); ++i)
+    tensors.emplace_back(str_cat("hidden_states.", i), hidden[i]);
+  tensors.emplace_back("logits", logits);
+  write_safetensors(path, tensors, {{"source", source}, {"format", "pt"}});
 }
 
 }  // namespace
@@ -122,33 +134,33 @@ std::vector<std::string> import_run(const std::string& hf_dir, const std::string
 void export_run(const std::string& run_dir, const std::string& out_dir) {
   auto run = train::load_run(run_dir, torch::kCPU);
   const auto& m = run.config.model;
+  const auto& data = run.config.data;
   model::hf_config_json(m, {});  // refuses models transformers cannot hold, before any work
-  std::vector<std::string> class_names;
-  if (!m.is_text() || run.config.data.task == "classify") {
+  model::HfExportOptions options;
+  if (!m.is_text() || data.task == "classify") {
     try {  // the dataset's names label the outputs when it is installed here
-      auto data = run.config.data;
-      class_names = data::load_task(data, run_dir).class_names;
+      auto copy = data;
+      options.class_names = data::load_task(copy, run_dir).class_names;
     } catch (const Error&) {
     }
   }
-  model::export_hf(*run.model, out_dir, class_names);
-
-  torch::NoGradGuard no_grad;
-  const auto inputs = reference_inputs(m);
-  auto hidden = run.model->forward_layers(inputs);
-  const auto mask = run.model->token_mask(inputs);
-  const auto logits = run.model->head(run.model->pool(hidden.back(), mask));
-  if (m.arch == "text_decoder")  // GPT-2 reports the last layer after its final LayerNorm
-    hidden.back() = run.model->final_norm(hidden.back());
-  std::vector<std::pair<std::string, torch::Tensor>> tensors = {{"inputs", inputs}};
-  for (size_t i = 0; i < hidden.size(); ++i)
-    tensors.emplace_back(str_cat("hidden_states.", i), hidden[i]);
-  tensors.emplace_back("logits", logits);
-  write_safetensors(out_dir + "/layerwise_reference.safetensors", tensors,
-                    {{"source", run_dir}, {"format", "pt"}});
-  if (file_exists(run_dir + "/tokenizer.json"))
-    write_file_atomic(out_dir + "/layerwise_tokenizer.json",
-                      read_file(run_dir + "/tokenizer.json"));
+  if (m.arch == "text_decoder") {  // GPT-2's special ids are the run tokenizer's
+    const auto codec = data::run_text_codec(data, run_dir, nullptr);
+    options.bos_id = codec.bos >= 0 ? codec.bos : codec.eos;
+    options.eos_id = codec.eos;
+  }
+  options.add_files = [&](const std::string& folder) {
+    write_reference(*run.model, folder + "/layerwise_reference.safetensors", run_dir);
+    // The tokenizer: Hugging Face's files as they are; layerwise's own under its own name.
+    for (const auto& name : data::hf_tokenizer_files(data.tokenizer))
+      if (file_exists(run_dir + "/" + name))
+        write_file_atomic(folder + "/" + name, read_file(run_dir + "/" + name));
+    if ((data.tokenizer == "bpe" || data.tokenizer == "byte") &&
+        file_exists(run_dir + "/tokenizer.json"))
+      write_file_atomic(folder + "/layerwise_tokenizer.json",
+                        read_file(run_dir + "/tokenizer.json"));
+  };
+  model::export_hf(*run.model, out_dir, options);
 }
 
 }  // namespace layerwise::workflow

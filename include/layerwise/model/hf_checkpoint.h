@@ -9,6 +9,7 @@
 // pre-training heads, ViT's unused pooler, GPT-2's causal-mask buffers) are skipped and reported.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,9 @@ struct HfRename {
 
 /// The full table for a model of `family` built from `config`; `prefix` is the base model's name
 /// in the checkpoint ("vit.", "deit.", "bert.", "transformer." or "" for a bare model).
-/// Without `with_classifier` the classifier (and BERT's pooler) are left out.
+/// Heads included: classifier.* (absent for tied GPT-2) and BERT's pooler.*.
 std::vector<HfRename> hf_rename_table(HfFamily family, const ModelConfig& config,
-                                      const std::string& prefix, bool with_classifier);
+                                      const std::string& prefix);
 
 /// All tensors of a checkpoint folder: model.safetensors, or every shard named by
 /// model.safetensors.index.json (each read once). Converted to float32 where floating.
@@ -53,9 +54,15 @@ struct ImportedModel {
 /// layerwise::Error naming the missing tensor, the unexpected one, or the shape that differs.
 ImportedModel import_hf(const std::string& dir, int64_t n_classes = 0);
 
-/// Writes DIR/config.json and DIR/model.safetensors (atomically, DIR created) for a model that
-/// hf_family_for_export accepts. class_names label the classifier's outputs.
-void export_hf(LayeredModel& model, const std::string& dir,
-               const std::vector<std::string>& class_names = {});
+struct HfExportOptions {
+  std::vector<std::string> class_names;  // id2label (default LABEL_<i>)
+  int64_t bos_id = 2, eos_id = 3;        // GPT-2's bos/eos_token_id: the run's tokenizer's
+  /// Called with the staging folder before it is moved into place: more files of the export.
+  std::function<void(const std::string& folder)> add_files;
+};
+
+/// Writes DIR/config.json and DIR/model.safetensors for a model that hf_family_for_export
+/// accepts. DIR appears whole or not at all (an existing non-empty DIR is refused).
+void export_hf(LayeredModel& model, const std::string& dir, const HfExportOptions& options = {});
 
 }  // namespace layerwise::model

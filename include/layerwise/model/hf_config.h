@@ -21,9 +21,10 @@ enum class HfFamily { vit, deit, bert, gpt2 };
 
 struct HfConfig {
   HfFamily family = HfFamily::vit;
-  std::string architecture;              // architectures[0], e.g. "BertForSequenceClassification"
-  bool has_classifier = false;           // the checkpoint holds the classifier our head needs
-  ModelConfig model;                     // the layerwise model that computes the same function
+  std::string architecture;     // architectures[0], e.g. "BertForSequenceClassification"
+  bool has_classifier = false;  // the checkpoint holds our head's classifier (GPT-2: always, the
+                                // tied token embedding)
+  ModelConfig model;            // the layerwise model that computes the same function
   std::vector<std::string> class_names;  // id2label in id order (empty: none given)
 };
 
@@ -40,8 +41,10 @@ bool is_hf_checkpoint_dir(const std::string& dir);
 /// naming the setting transformers' architecture cannot express (e.g. mean pooling, pre-LN text
 /// encoders, per-layer exit heads).
 HfFamily hf_family_for_export(const ModelConfig& config);
+/// class_names label the outputs (default LABEL_<i>); bos_id / eos_id: GPT-2's special tokens.
 nlohmann::json hf_config_json(const ModelConfig& config,
-                              const std::vector<std::string>& class_names);
+                              const std::vector<std::string>& class_names, int64_t bos_id = 2,
+                              int64_t eos_id = 3);
 
 std::string to_string(HfFamily family);
 

@@ -16,10 +16,15 @@ model::ModelConfig pretrained_model_config(const std::string& path);
 /// BERT, gpt2 for GPT-2 checkpoints); "" for vision models.
 std::string pretrained_tokenizer(const std::string& path);
 
-/// Copies the tokenizer files of `path` (tokenizer.json, vocab.txt, tokenizer_config.json,
-/// vocab.json, merges.txt: those present) into run_dir, so that a fine-tune reads text with the
+/// Copies the tokenizer files of `path` (vocab.txt, tokenizer_config.json, vocab.json, merges.txt,
+/// and a run's tokenizer.json: those present) into run_dir, so that a fine-tune reads text with the
 /// ids the model learned.
 void copy_tokenizer_files(const std::string& path, const std::string& run_dir);
+
+/// Images: the pixel normalization the model was trained with (a run's data mean / std, or a
+/// Hugging Face folder's preprocessor_config.json); false when unknown (then it is measured on the
+/// data).
+bool pretrained_normalization(const std::string& path, double& mean, double& std);
 
 struct Pretrained {
   model::ModelPtr model;           // on the CPU

@@ -35,8 +35,8 @@ struct TrainConfig {
   int64_t eval_batch_size = 512;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool bf16 = true;            // bf16 autocast on CUDA (ignored on CPU)
-  std::string init;         // start from this model (a run or a Hugging Face folder); "": random
-  bool fresh_head = false;  // with init: a new classifier even when the class count matches
+  std::string init;            // start from this model (a run or a Hugging Face folder); "": random
+  bool fresh_head = false;     // with init: a new classifier even when the class count matches
 };
 
 void validate(const TrainConfig& config);

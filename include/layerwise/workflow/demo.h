@@ -1,7 +1,7 @@
 // `layerwise demo`: the paper's central experiment at CPU scale. Trains a standard and an aligned
 // ViT (and, on request, a multi-head one) on Fashion-MNIST with the same budget, reads each layer
-// by layer on the test set, computes COS and linear CKA matrices and early-exit curves, and writes a
-// summary and an HTML report of the runs (OUT/report.html).
+// by layer on the test set, computes COS and linear CKA matrices and early-exit curves, and writes
+// a summary and an HTML report of the runs (OUT/report.html).
 #pragma once
 
 #include <string>
