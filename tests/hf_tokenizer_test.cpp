@@ -1,7 +1,6 @@
 // Hugging Face's tokenizers reproduced: the ids of BERT's WordPiece and GPT-2's byte-level BPE on
 // varied texts equal those that `tokenizers` / `transformers` gave for the same vocabularies
 // (tests/fixtures/hf/tokenizers, made by scripts/hf_fixtures.py).
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -14,8 +13,7 @@ using layerwise::testing::fixture;
 namespace {
 
 nlohmann::json cases() {
-  std::ifstream in(fixture("hf/tokenizers/cases.json"));
-  return nlohmann::json::parse(in);
+  return layerwise::testing::read_json(fixture("hf/tokenizers/cases.json"));
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <ftw.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layerwise/core/error.h"
+#include "layerwise/core/staged_folder.h"
 
 namespace layerwise::testing {
 
@@ -57,14 +57,9 @@ inline std::string fixture(const std::string& name) {
   return std::string(LAYERWISE_FIXTURES) + "/" + name;
 }
 
-/// Deletes a folder and everything in it (no error if absent). Not std::filesystem::remove_all:
-/// PyTorch 2.x's libtorch.so exports its own copy of that symbol, which the dynamic linker binds to
-/// and which crashes (seen on the GPU machine with PyTorch 2.11).
+/// Deletes a folder and everything in it (no error if absent): the library's remove_folder.
 inline void remove_tree(const std::string& path) {
-  ::nftw(
-      path.c_str(),
-      [](const char* file, const struct stat*, int, struct FTW*) { return std::remove(file); }, 16,
-      FTW_DEPTH | FTW_PHYS);
+  layerwise::remove_folder(path);
 }
 
 /// A fresh, empty folder under the system's temporary folder.

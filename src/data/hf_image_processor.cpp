@@ -84,6 +84,17 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
   return p;
 }
 
+std::pair<double, double> pipeline_normalization(const HfImageProcessor& p,
+                                                 const std::string& source) {
+  for (size_t c = 1; c < p.mean.size(); ++c)
+    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], source,
+             ": per-channel normalization differs between channels; the data pipeline applies one");
+  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, source,
+           ": rescale_factor must be 1/255");
+  if (!p.do_normalize) return {0.0, 1.0};
+  return {p.mean[0], p.std[0]};
+}
+
 torch::Tensor preprocess_images(const HfImageProcessor& p, const torch::Tensor& images) {
   LW_CHECK(p.unsupported.empty(), "preprocess: the processor's ", p.unsupported,
            " is not supported");

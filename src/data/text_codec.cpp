@@ -84,17 +84,15 @@ TextCodec wordpiece_codec(const std::string& run_dir) {
 }
 
 TextCodec gpt2_codec(const std::string& run_dir) {
-  const auto vocab = need(run_dir, "vocab.json");
   auto tokenizer = std::make_shared<ByteLevelBpeTokenizer>(
-      ByteLevelBpeTokenizer::load(vocab, need(run_dir, "merges.txt")));
+      ByteLevelBpeTokenizer::load(need(run_dir, "vocab.json"), need(run_dir, "merges.txt")));
   TextCodec codec;
   codec.encode = [tokenizer](const std::string& text, int64_t max_ids) {
     return first_ids(tokenizer->encode(text), max_ids);
   };
   codec.vocab_size = tokenizer->vocab_size();
   // <|endoftext|> separates documents when the vocabulary has it (GPT-2's does).
-  const auto j = nlohmann::json::parse(read_file(vocab));
-  if (j.contains("<|endoftext|>")) codec.eos = j["<|endoftext|>"].get<int64_t>();
+  codec.eos = tokenizer->find_id("<|endoftext|>");
   return codec;
 }
 #endif

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "layerwise/core/error.h"
+#include "layerwise/report/page_parts.h"
 #include "layerwise/report/svg.h"
 
 namespace layerwise::report {
@@ -15,12 +16,6 @@ namespace layerwise::report {
 namespace {
 
 constexpr double kLeft = 60, kRight = 16, kLegendTop = 38, kBottom = 46, kLegendRow = 16;
-
-std::string fmt(double value, int digits = 2) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
-  return buffer;
-}
 
 // A tick label without needless zeros: 0.5, 12, 1e-05.
 std::string tick_label(double value) {

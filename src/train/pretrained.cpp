@@ -1,6 +1,7 @@
 #include "layerwise/train/pretrained.h"
 
 #include <map>
+#include <tuple>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
@@ -57,12 +58,8 @@ bool pretrained_normalization(const std::string& path, double& mean, double& std
     return true;
   }
   if (!file_exists(path + "/preprocessor_config.json")) return false;
-  const auto p = data::read_hf_image_processor(path);
-  for (size_t c = 1; c < p.mean.size(); ++c)
-    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], path,
-             "/preprocessor_config.json: per-channel normalization differs between channels");
-  mean = p.do_normalize ? p.mean[0] : 0.0;
-  std = p.do_normalize ? p.std[0] : 1.0;
+  std::tie(mean, std) = data::pipeline_normalization(data::read_hf_image_processor(path),
+                                                     path + "/preprocessor_config.json");
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "layerwise/workflow/hf_transfer.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
@@ -34,14 +35,8 @@ void fit_image_data(const std::string& hf_dir, const model::ModelConfig& m, data
            " images; dataset ", d.dataset, " holds ", shape[1], " x ", shape[2], " x ", shape[3],
            " (datasets are not resized on the fly: give the model data of its shape)");
   if (!file_exists(hf_dir + "/preprocessor_config.json")) return;  // measured on the data
-  const auto p = data::read_hf_image_processor(hf_dir);
-  const auto where = hf_dir + "/preprocessor_config.json: ";
-  for (size_t c = 1; c < p.mean.size(); ++c)
-    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], where,
-             "per-channel normalization differs between channels; the data pipeline applies one");
-  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, where, "rescale_factor must be 1/255");
-  d.mean = p.do_normalize ? p.mean[0] : 0.0;
-  d.std = p.do_normalize ? p.std[0] : 1.0;
+  std::tie(d.mean, d.std) = data::pipeline_normalization(data::read_hf_image_processor(hf_dir),
+                                                         hf_dir + "/preprocessor_config.json");
 }
 
 // Text: the run keeps the checkpoint's tokenizer files and reads data with them.

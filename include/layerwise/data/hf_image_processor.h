@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -26,6 +27,12 @@ struct HfImageProcessor {
 /// Settings preprocess_images cannot follow are recorded in `unsupported` (the normalization of
 /// such a processor is still usable).
 HfImageProcessor read_hf_image_processor(const std::string& path);
+
+/// The processor's normalization as the data pipeline applies it: one (mean, std) for pixels in
+/// [0, 1] and every channel ((0, 1) without do_normalize). Throws naming `source` when the
+/// channels differ or rescale_factor is not 1/255.
+std::pair<double, double> pipeline_normalization(const HfImageProcessor& processor,
+                                                 const std::string& source);
 
 /// uint8 images (N, C, H, W) -> float32 (N, C, height, width), as the processor computes them.
 /// One-channel images are repeated to the processor's channel count (grey to RGB). Throws if the

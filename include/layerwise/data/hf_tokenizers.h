@@ -64,6 +64,11 @@ class ByteLevelBpeTokenizer {
   /// The text of `ids` (bytes joined back; invalid UTF-8 kept as is).
   std::string decode(const std::vector<int64_t>& ids) const;
   int64_t vocab_size() const { return int64_t(tokens_.size()); }
+  /// The id of a token of vocab.json (e.g. "<|endoftext|>"), or -1 when it has none.
+  int64_t find_id(const std::string& token) const {
+    const auto it = ids_.find(token);
+    return it == ids_.end() ? -1 : it->second;
+  }
 
  private:
   std::vector<std::string> bpe(const std::string& piece) const;  // piece: raw bytes

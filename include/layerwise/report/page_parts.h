@@ -11,7 +11,7 @@
 namespace layerwise::report {
 
 /// value with `digits` decimals; "n/a" when not finite.
-std::string fmt(double value, int digits);
+std::string fmt(double value, int digits = 2);
 /// 100 x value with 2 decimals; "" when not a number.
 std::string percent(const nlohmann::json& value);
 /// A table cell from any JSON scalar.
