@@ -84,8 +84,10 @@ TextCodec wordpiece_codec(const std::string& run_dir) {
 }
 
 TextCodec gpt2_codec(const std::string& run_dir) {
-  auto tokenizer = std::make_shared<ByteLevelBpeTokenizer>(
-      ByteLevelBpeTokenizer::load(need(run_dir, "vocab.json"), need(run_dir, "merges.txt")));
+  const auto vocab = need(run_dir, "vocab.json");  // checked first: the file users forget
+  const auto merges = need(run_dir, "merges.txt");
+  auto tokenizer =
+      std::make_shared<ByteLevelBpeTokenizer>(ByteLevelBpeTokenizer::load(vocab, merges));
   TextCodec codec;
   codec.encode = [tokenizer](const std::string& text, int64_t max_ids) {
     return first_ids(tokenizer->encode(text), max_ids);
