@@ -1,16 +1,11 @@
-#include <chrono>
 #include <iostream>
 
 #include "cli.h"
-#include "layerwise/analysis/cos.h"
-#include "layerwise/analysis/layer_file.h"
 #include "layerwise/analysis/similarity.h"
-#include "layerwise/analysis/similarity_files.h"
 #include "layerwise/core/compat.h"
-#include "layerwise/core/error.h"
-#include "layerwise/core/safetensors.h"
+#include "layerwise/core/run_dir.h"
+#include "layerwise/workflow/compare.h"
 
-namespace lw = layerwise;
 namespace la = layerwise::analysis;
 
 namespace layerwise::cli {
@@ -34,11 +29,11 @@ void add_options(CLI::App& app, CompareFlags& flags) {
   auto* cmd =
       app.add_subcommand("compare", "Layer-by-layer similarity matrices from activation files");
   cmd->footer(
-      "Each floating-point tensor in a file is a layer, (N, D) or (N, T, D), ordered by the "
-      "integer\n"
-      "in its name (layer.0, layer.1, ...). With one file the layers are compared with each "
-      "other;\n"
-      "with two, every layer of A with every layer of B (same samples, same order).\n\n"
+      "Each floating-point tensor in a file is a layer, (N, D) or (N, T, D), ordered by the\n"
+      "integer in its name (layer.0, layer.1, ...). With one file the layers are compared with\n"
+      "each other; with two, every layer of A with every layer of B (same samples, same order).\n"
+      "All measures come from one pass of the similarity engine (linear and debiased CKA share\n"
+      "their product).\n\n"
       "Measures: " +
       [] {
         std::string text;
@@ -86,58 +81,25 @@ void add_options(CLI::App& app, CompareFlags& flags) {
 }
 
 int run(const CompareFlags& flags, const GlobalFlags& global) {
-  la::LoadOptions load;
-  load.pool = la::parse_pool(flags.pool);
-  load.select = flags.layers;
-  load.max_samples = flags.samples;
-  load.device = compat::parse_device(flags.device);
-  const auto metrics = la::parse_metrics(flags.metrics);
-  lw::compat::set_cuda_tf32(flags.tf32);
-
-  const auto a = la::load_layer_file(flags.file_a, load);
-  auto load_b = load;
-  if (!flags.layers_b.empty()) load_b.select = flags.layers_b;
-  LW_CHECK(flags.layers_b.empty() || !flags.file_b.empty(), "--layers-b needs a second file B");
-  const auto b = flags.file_b.empty() ? a : la::load_layer_file(flags.file_b, load_b);
-  const auto& layers_b = flags.file_b.empty() ? a.layers : b.layers;
-  la::SimilarityOptions options;
-  options.rbf.threshold = flags.rbf_threshold;
-  options.rbf.median_samples = flags.median_samples;
-  options.svcca_variance = flags.svcca_variance;
-  options.minibatch_size = flags.minibatch;
-
-  la::SimilarityResults results;
-  results.layers_a = a.names;
-  results.layers_b = b.names;
-  results.n_samples = a.layers.front().size(0);
-  for (const auto& metric : metrics) {
-    const auto start = std::chrono::steady_clock::now();
-    results.metrics[metric] =
-        la::compute_similarity({metric}, a.layers, layers_b, options).at(metric);
-    results.seconds[metric] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!global.quiet)
-      std::cerr << metric << ": " << a.layers.size() << " x " << layers_b.size() << " in "
-                << results.seconds[metric] << " s\n";
-  }
-  results.inputs = {{"a", flags.file_a},
-                    {"b", flags.file_b.empty() ? flags.file_a : flags.file_b},
-                    {"pool", flags.pool},
-                    {"device", flags.device}};
-  results.options = {{"rbf_threshold", flags.rbf_threshold},
-                     {"median_samples", flags.median_samples},
-                     {"svcca_variance", flags.svcca_variance},
-                     {"minibatch", flags.minibatch},
-                     {"tf32", flags.tf32}};
-  auto written = la::write_similarity_files(flags.out, results);
-  if (flags.per_sample) {
-    const auto per_sample = la::cos_per_sample_matrix(a.layers, layers_b);
-    const std::string path = flags.out + "/cos_per_sample.safetensors";
-    lw::write_safetensors(path, {std::make_pair(std::string("cos"), per_sample)});
-    written.push_back(path);
-  }
-  if (!global.quiet) std::cerr << "wrote " << written.size() << " files to " << flags.out << "\n";
-  std::cout << flags.out << "/similarity.json\n";
+  workflow::CompareOptions o;
+  o.file_a = flags.file_a;
+  o.file_b = flags.file_b;
+  o.layers_b = flags.layers_b;
+  o.load.pool = parse_enum<la::Pool>(flags.pool, "--pool");
+  o.load.select = flags.layers;
+  o.load.max_samples = flags.samples;
+  o.load.device = compat::parse_device(flags.device);
+  o.metrics = la::parse_metrics(flags.metrics);
+  o.similarity.rbf.threshold = flags.rbf_threshold;
+  o.similarity.rbf.median_samples = flags.median_samples;
+  o.similarity.svcca_variance = flags.svcca_variance;
+  o.similarity.minibatch_size = flags.minibatch;
+  o.out = flags.out;
+  o.per_sample = flags.per_sample;
+  o.quiet = global.quiet;
+  compat::set_cuda_tf32(flags.tf32);
+  workflow::run_compare(o);
+  std::cout << RunDir(flags.out).similarity() << "\n";
   return 0;
 }
 

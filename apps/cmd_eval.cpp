@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "layerwise/core/compat.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/workflow/run_eval.h"
 
 namespace layerwise::cli {
@@ -38,7 +39,7 @@ void add_options(CLI::App& app, EvalFlags& f) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--samples", f.options.samples, "first N samples of the split (0: all)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch-size", f.options.eval.batch_size)
+  cmd->add_option("--batch-size", f.options.inference.batch_size)
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--out,-o", f.options.out, "eval.json path (default RUN/eval.json)");
@@ -47,8 +48,8 @@ void add_options(CLI::App& app, EvalFlags& f) {
 }
 
 int run(EvalFlags f, const GlobalFlags& global) {
-  f.options.eval.device = compat::parse_device(f.device);
-  f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
+  f.options.inference.device = compat::parse_device(f.device);
+  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
   f.options.quiet = global.quiet;
   const auto result = workflow::evaluate_run(f.run_dir, f.options);
   if (!global.quiet) {
@@ -58,7 +59,7 @@ int run(EvalFlags f, const GlobalFlags& global) {
     std::cerr << "\nminimal depth " << result.at("minimal_depth") << " of " << result.at("n_layers")
               << "\n";
   }
-  std::cout << (f.options.out.empty() ? f.run_dir + "/eval.json" : f.options.out) << "\n";
+  std::cout << (f.options.out.empty() ? RunDir(f.run_dir).eval() : f.options.out) << "\n";
   return 0;
 }
 

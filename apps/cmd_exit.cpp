@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/workflow/run_exit.h"
 
 namespace layerwise::cli {
@@ -25,18 +26,16 @@ void add_options(CLI::App& app, ExitFlags& f) {
       "top class for t layers in a row), depth (stop at layer t). Aligned and standard runs read\n"
       "every layer with the last layer's classifier; multi-head runs with each layer's own head\n"
       "(--last-head: the last head).\n\n"
-      "Writes RUN/exit.json: \"points\" (threshold, accuracy, mean_exit_layer, speedup_layers =\n"
-      "L / mean exit layer, flops_ratio with the head reads included) for a sweep of thresholds "
-      "on\n"
-      "--split; \"calibration\" (the threshold with the fewest layers whose validation accuracy "
-      "is\n"
-      "within --max-drop of the full model's); \"chosen\": that threshold on --split, and with\n"
-      "--time-batches the measured wall-clock speed-up of the batch-dynamic runner (exited "
-      "samples\n"
-      "really stop) against the plain full-depth forward pass, and its efficiency = wall-clock /\n"
-      "layer-count speed-up.\n\n"
-      "Example:\n  layerwise exit runs/aligned --policy confidence --max-drop 0.005 --time-batches "
-      "32,256");
+      "Writes RUN/exit.json: \"points\" (threshold, accuracy, mean_exit_layer,\n"
+      "speedup_layers = L / mean exit layer, flops_ratio with the head reads included) for a\n"
+      "sweep of thresholds on --split; \"calibration\" (the threshold with the fewest layers\n"
+      "whose validation accuracy is within --max-drop of the full model's); \"chosen\": that\n"
+      "threshold on --split, and with --time-batches the measured wall-clock speed-up of the\n"
+      "batch-dynamic runner (exited samples really stop) against the plain full-depth forward\n"
+      "pass, and its efficiency = wall-clock / layer-count speed-up.\n\n"
+      "Example:\n"
+      "  layerwise exit runs/aligned --policy confidence --max-drop 0.005 \\\n"
+      "      --time-batches 32,256");
   cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -53,7 +52,7 @@ void add_options(CLI::App& app, ExitFlags& f) {
                   "comma-separated batch sizes to time, e.g. 1,32,256");
   cmd->add_option("--time-samples", f.options.time_samples, "samples per timing")
       ->capture_default_str();
-  cmd->add_option("--batch-size", f.options.eval.batch_size, "evaluation batch")
+  cmd->add_option("--batch-size", f.options.inference.batch_size, "evaluation batch")
       ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "exit.json path (default RUN/exit.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
@@ -65,10 +64,10 @@ void add_options(CLI::App& app, ExitFlags& f) {
 }
 
 int run(ExitFlags f, const GlobalFlags& global) {
-  f.options.policy = exit::parse_policy(f.policy);
+  f.options.policy = parse_enum<exit::PolicyKind>(f.policy, "--policy");
   if (f.options.threshold >= 0) exit::validate({f.options.policy, f.options.threshold});
-  f.options.eval.device = compat::parse_device(f.device);
-  f.options.eval.bf16 = f.bf16 && f.options.eval.device.is_cuda();
+  f.options.inference.device = compat::parse_device(f.device);
+  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
   f.options.quiet = global.quiet;
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
   f.options.time_schedules = workflow::parse_schedules(f.time_schedules, "--time-schedules");
@@ -83,7 +82,7 @@ int run(ExitFlags f, const GlobalFlags& global) {
                 << "): wall-clock speed-up " << t.at("speedup_wall") << "x (efficiency "
                 << t.at("efficiency") << ")\n";
   }
-  std::cout << (f.options.out.empty() ? f.run_dir + "/exit.json" : f.options.out) << "\n";
+  std::cout << (f.options.out.empty() ? RunDir(f.run_dir).exit() : f.options.out) << "\n";
   return 0;
 }
 

@@ -1,22 +1,25 @@
 #include <iostream>
+#include <memory>
 
 #include "cli.h"
+#include "layerwise/core/error.h"
+#include "layerwise/data/task_data.h"
 #include "layerwise/workflow/hf_transfer.h"
+#include "setting_flags.h"
 
 namespace layerwise::cli {
 
 namespace {
 
 struct ImportFlags {
-  std::string hf_dir, out, classes;
-  workflow::ImportOptions options;
-  CLI::App* cmd = nullptr;
+  std::string hf_dir, out;
+  std::unique_ptr<SettingFlags> settings;
+  bool quiet = false;
 };
 
 void add_options(CLI::App& app, ImportFlags& f) {
   auto* cmd = app.add_subcommand(
       "import", "Make a run folder from a Hugging Face checkpoint (ViT, DeiT, BERT, GPT-2)");
-  f.cmd = cmd;
   cmd->footer(
       "Reads HF_DIR/config.json and model.safetensors (or the shards of\n"
       "model.safetensors.index.json) of ViTModel / ViTForImageClassification, DeiTModel /\n"
@@ -38,22 +41,28 @@ void add_options(CLI::App& app, ImportFlags& f) {
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out,-o", f.out, "run folder to create")->required();
-  auto& d = f.options.data;
-  cmd->add_option("--dataset", d.dataset,
-                  "fashion-mnist, idx; spam-assassin, jsonl, text (default: by model)");
-  cmd->add_option("--data-dir", d.dir, "idx: the folder; jsonl, text: the file");
-  cmd->add_option("--classes", f.classes, "images: these labels only, e.g. 0-4 (renumbered 0..)");
-  cmd->add_option("--labels", d.labels, "spam-assassin: binary or groups")->capture_default_str();
-  cmd->add_option("--max-len", d.max_len, "text: tokens per sequence (at most the model's)")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 1 << 20));
+  data::DataConfig text;  // the defaults --help shows, text settings included
+  text.dataset = data::Dataset::spam_assassin;
+  f.settings = std::make_unique<SettingFlags>(cmd, nlohmann::json{{"data", data::to_json(text)}});
+  auto& s = *f.settings;
+  s.add("--dataset", "data.dataset",
+        "fashion-mnist, idx; spam-assassin, jsonl, text (default: by model)")
+      ->default_str("");
+  s.add("--data-dir", "data.dir", "idx: the folder; jsonl, text: the file");
+  s.add("--classes", "data.classes", "images: these labels only, e.g. 0-4 (renumbered 0..)");
+  s.add("--labels", "data.labels", "spam-assassin: binary or groups");
+  s.add("--max-len", "data.max_len", "text: tokens per sequence (at most the model's)");
 }
 
 int run(ImportFlags& f, const GlobalFlags& global) {
-  f.options.quiet = global.quiet;
-  f.options.data_given = f.cmd->count("--dataset") > 0;
-  if (!f.classes.empty()) f.options.data.classes = data::parse_class_list(f.classes);
-  workflow::import_run(f.hf_dir, f.out, f.options);
+  workflow::ImportOptions options;
+  options.quiet = global.quiet;
+  options.data = f.settings->settings().value("data", nlohmann::json::object());
+  try {
+    workflow::import_run(f.hf_dir, f.out, options);
+  } catch (const Error& e) {
+    throw Error(f.settings->with_flags(e.what()));
+  }
   std::cout << f.out << "\n";
   return 0;
 }

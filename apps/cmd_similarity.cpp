@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "layerwise/analysis/similarity.h"
 #include "layerwise/core/compat.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/workflow/run_similarity.h"
 
 namespace layerwise::cli {
@@ -10,7 +11,7 @@ namespace layerwise::cli {
 namespace {
 
 struct SimilarityFlags {
-  std::string run_dir, device = "cpu", metrics = "cos,cka_linear";
+  std::string run_dir, device = "cpu", metrics = "cos,cka_linear", pool = "model";
   workflow::RunSimilarityOptions options;
   bool tf32 = false;
 };
@@ -21,11 +22,10 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       "Runs the model on the first --samples samples of --split, takes each layer's hidden\n"
       "state (layer.l = after block l; layer.0 = embeddings with --embeddings) pooled by --pool,\n"
       "and computes the measures for every pair of layers. Writes OUT/similarity.json,\n"
-      "<metric>.csv, <metric>.svg\n"
-      "(OUT defaults to RUN), and with --save-activations OUT/activations.safetensors, which\n"
-      "`layerwise compare` reads.\n\n"
-      "Example:\n  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples "
-      "5000");
+      "<metric>.csv and <metric>.svg (OUT defaults to RUN), and with --save-activations\n"
+      "OUT/activations.safetensors, which `layerwise compare` reads.\n\n"
+      "Example:\n"
+      "  layerwise similarity runs/aligned --metrics cos,cka_linear,cka_rbf --samples 5000");
   cmd->add_option("RUN", f.run_dir, "run folder (from layerwise train)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -36,7 +36,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
   cmd->add_option(
-         "--pool", f.options.pool,
+         "--pool", f.pool,
          "model (what the classifier reads; decoders: mean), cls (first token), mean or last")
       ->capture_default_str();
   cmd->add_option("--out,-o", f.options.out, "output folder (default RUN)");
@@ -48,7 +48,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
                   "cka_rbf bandwidth: sigma = threshold x median distance")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-size", f.options.eval.batch_size, "forward-pass batch")
+  cmd->add_option("--batch-size", f.options.inference.batch_size, "forward-pass batch")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
@@ -57,12 +57,13 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
 
 int run(SimilarityFlags f, const GlobalFlags& global) {
   f.options.metrics = analysis::parse_metrics(f.metrics);
-  f.options.eval.device = compat::parse_device(f.device);
+  f.options.pool = inference::parse_layer_pool(f.pool, "--pool");
+  f.options.inference.device = compat::parse_device(f.device);
   f.options.quiet = global.quiet;
   compat::set_cuda_tf32(f.tf32);
   workflow::run_similarity(f.run_dir, f.options);
   const std::string out = f.options.out.empty() ? f.run_dir : f.options.out;
-  std::cout << out << "/similarity.json\n";
+  std::cout << RunDir(out).similarity() << "\n";
   return 0;
 }
 

@@ -39,14 +39,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   app.add_flag("--last-head", options.last_head, "multi-head runs: the last head everywhere");
-  app.add_flag("--bf16", options.eval.bf16, "CUDA: bf16 autocast");
+  app.add_flag("--bf16", options.inference.bf16, "CUDA: bf16 autocast");
   app.add_option("--json", json, "where to write exit.json (default RUN/exit_bench.json)");
   CLI11_PARSE(app, argc, argv);
   try {
     layerwise::configure_runtime(0);
-    options.policy = layerwise::exit::parse_policy(policy);
-    options.eval.device = layerwise::compat::parse_device(device);
-    options.eval.bf16 = options.eval.bf16 && options.eval.device.is_cuda();
+    options.policy = layerwise::parse_enum<layerwise::exit::PolicyKind>(policy, "--policy");
+    options.inference.device = layerwise::compat::parse_device(device);
+    options.inference.bf16 = options.inference.bf16 && options.inference.device.is_cuda();
     options.time_batches = layerwise::workflow::parse_batch_sizes(batches, "--batches");
     options.time_schedules = layerwise::workflow::parse_schedules(schedules, "--schedules");
     options.out = json.empty() ? run_dir + "/exit_bench.json" : json;

@@ -127,7 +127,7 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
   const auto& good = example_file();
   expect_usage_error("compare " + dir + "/missing.safetensors", "missing.safetensors", out);
   expect_usage_error("compare " + good + " -m cos,nope", "unknown metric 'nope'", out);
-  expect_usage_error("compare " + good + " --pool middle", "unknown pooling 'middle'", out);
+  expect_usage_error("compare " + good + " --pool middle", "--pool 'middle' is not known", out);
   expect_usage_error("compare " + good + " --layers 3,99", "no such layer", out);
   expect_usage_error("compare " + good + " --rbf-threshold -1", "rbf-threshold", out);
   expect_usage_error("frobnicate", "subcommand", out);
@@ -261,11 +261,21 @@ TEST(Cli, TrainAndEvalRefuseBadInput) {
     EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
   };
-  expect_error("train --objective fancy --out " + dir + "/a", "objective 'fancy'");
+  expect_error("train --objective fancy --out " + dir + "/a",
+               "train.objective (--objective) 'fancy' is not known");
   expect_error("train --preset huge --out " + dir + "/a", "unknown model preset 'huge'");
-  expect_error("train --layer-weights 1,x --out " + dir + "/a", "'x' is not a number");
+  expect_error("train --layer-weights 1,x --out " + dir + "/a",
+               "train.layer_weights (--layer-weights): 'x' is not a finite number");
   expect_error("train --preset tiny --layer-weights 1,2,3 --out " + dir + "/a", "3 values");
-  expect_error("train --heads 5 --out " + dir + "/a", "multiple of n_heads");
+  expect_error("train --heads 5 --out " + dir + "/a",
+               "model.d_model (--d-model) must be a multiple of model.n_heads (--heads), got 96 "
+               "and 5");
+  expect_error("train --epochs 0 --out " + dir + "/a",
+               "train.epochs (--epochs) must be >= 1, got 0");
+  expect_error("train --epochs 2.5 --out " + dir + "/a",
+               "train.epochs (--epochs): '2.5' is not an integer");
+  expect_error("train --classes 0-99999999999 --out " + dir + "/a", "lists more than");
+  expect_error("train --preset tiny --no-bf16 --resume " + dir + "/a", "only --device");
   expect_error("train --epochs 1 --device tpu --out " + dir + "/a", "unknown device 'tpu'");
   expect_error("train --dataset idx --data-dir " + dir + "/none --out " + dir + "/a", "/none");
   expect_error("train", "--out RUN");
@@ -273,7 +283,8 @@ TEST(Cli, TrainAndEvalRefuseBadInput) {
   expect_error("eval " + dir, "config.json");
   expect_error("eval /no/such/run", "RUN");
   std::ofstream(dir + "/bad.json") << "{\"train\": {\"epochz\": 3}}";
-  expect_error("train --config " + dir + "/bad.json --out " + dir + "/a", "unknown field 'epochz'");
+  expect_error("train --config " + dir + "/bad.json --out " + dir + "/a",
+               "bad.json: train: unknown setting 'epochz'");
   EXPECT_FALSE(exists(dir + "/a/model.safetensors"));
   if (fashion_mnist_installed()) {
     const auto& run_dir = tiny_run_dir();
@@ -329,6 +340,7 @@ TEST(Cli, TextEncoderAndDecoderEndToEnd) {
   EXPECT_NE(result.output.find("language model"), std::string::npos) << result.output;
   result = run("train --preset encoder-tiny --augment flip -q --out " + root + "/bad");
   EXPECT_EQ(result.code, 2);
-  EXPECT_NE(result.output.find("--augment flip is for images"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("train.augment (--augment) flip is for images"), std::string::npos)
+      << result.output;
   layerwise::testing::remove_tree(root);
 }

@@ -1,14 +1,16 @@
 // Layer-wise reading (saturation, minimal depth, predictions), augmentation and run data splits.
 #include <fstream>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/data/augment.h"
 #include "layerwise/data/image_dataset.h"
 #include "layerwise/data/task_data.h"
+#include "layerwise/inference/extract.h"
+#include "layerwise/inference/predict.h"
 #include "layerwise/model/layered_model.h"
 #include "test_util.h"
 
 namespace la = layerwise::analysis;
+namespace li = layerwise::inference;
 namespace ld = layerwise::data;
 namespace lm = layerwise::model;
 using layerwise::testing::error_message;
@@ -57,16 +59,16 @@ TEST(LayerwiseEval, PredictionsAreTheHeadAppliedToEachLayer) {
   auto model = lm::make_model(config);
   const auto images = torch::randn({37, 1, 28, 28});
   const auto labels = torch::randint(0, 10, {37}, torch::kInt64);
-  la::EvalOptions options;
+  li::InferenceOptions options;
   options.batch_size = 8;  // several batches, the last one short
-  for (auto choice : {la::HeadChoice::last, la::HeadChoice::own}) {
-    const auto p = la::predict_layers(*model, images, labels, choice, options);
+  for (auto choice : {li::HeadChoice::last, li::HeadChoice::own}) {
+    const auto p = li::predict_layers(*model, images, labels, choice, options);
     EXPECT_EQ(p.predictions.sizes(), torch::IntArrayRef({2, 37}));
     torch::NoGradGuard no_grad;
     const auto hidden = model->forward_layers(images);
     for (int64_t l = 1; l <= 2; ++l) {
       const auto z = model->pool(hidden[l]);
-      const auto logits = choice == la::HeadChoice::last ? model->head(z) : model->head_at(z, l);
+      const auto logits = choice == li::HeadChoice::last ? model->head(z) : model->head_at(z, l);
       EXPECT_TRUE(p.predictions[l - 1].equal(logits.argmax(1)));
       EXPECT_LT(max_diff(p.confidence[l - 1], logits.softmax(1).amax(1)), 1e-5);
       const auto q = logits.softmax(1);
@@ -82,13 +84,11 @@ TEST(LayerwiseEval, PredictionsAreTheHeadAppliedToEachLayer) {
   }
   EXPECT_TRUE(model->is_training());  // restored after evaluation
 
-  const auto layers = la::extract_layers(*model, images, "mean", options);
+  const auto layers = li::extract_layers(*model, images, la::Pool::mean, options);
   ASSERT_EQ(layers.size(), 3u);
   torch::NoGradGuard no_grad;
   EXPECT_LT(max_diff(layers[1], model->forward_layers(images)[1].mean(1)), 1e-5);
-  EXPECT_NE(error_message([&] {
-              la::extract_layers(*model, images, "middle", options);
-            }).find("'middle'"),
+  EXPECT_NE(error_message([&] { li::parse_layer_pool("middle", "--pool"); }).find("'middle'"),
             std::string::npos);
 }
 
@@ -135,8 +135,8 @@ TEST(TaskData, SplitsAreDisjointNormalizedAndReproducible) {
   EXPECT_NE(error_message([&] { ld::load_split(config, "holdout"); }).find("'holdout'"),
             std::string::npos);
   ld::DataConfig idx;
-  idx.dataset = "idx";
-  EXPECT_NE(error_message([&] { ld::load_task(idx); }).find("--data-dir"), std::string::npos);
+  idx.dataset = ld::Dataset::idx;
+  EXPECT_NE(error_message([&] { ld::load_task(idx); }).find("data.dir"), std::string::npos);
   idx.dir = "/nonexistent/folder";
   EXPECT_NE(error_message([&] { ld::load_task(idx); }).find("/nonexistent/folder"),
             std::string::npos);

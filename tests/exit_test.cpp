@@ -4,12 +4,14 @@
 #include "layerwise/exit/runner.h"
 #include "layerwise/exit/sweep.h"
 #include "layerwise/exit/timing.h"
+#include "layerwise/inference/predict.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/model/text_models.h"
 #include "test_util.h"
 
 namespace le = layerwise::exit;
 namespace la = layerwise::analysis;
+namespace li = layerwise::inference;
 namespace lm = layerwise::model;
 using layerwise::testing::error_message;
 
@@ -27,13 +29,13 @@ torch::Tensor logits_for(const std::vector<std::pair<int64_t, double>>& rows) {
 
 // A reference: one sample at a time, every layer computed, the first layer the policy accepts.
 std::pair<int64_t, int64_t> exit_one(lm::LayeredModel& model, const torch::Tensor& image,
-                                     const le::ExitPolicy& policy, la::HeadChoice heads) {
+                                     const le::ExitPolicy& policy, li::HeadChoice heads) {
   torch::NoGradGuard no_grad;
   const auto hidden = model.forward_layers(image.unsqueeze(0));
   auto state = le::initial_state(1, torch::kCPU);
   for (int64_t l = 1; l <= model.n_layers(); ++l) {
     const auto z = model.pool(hidden[l]);
-    const auto logits = heads == la::HeadChoice::last ? model.head(z) : model.head_at(z, l);
+    const auto logits = heads == li::HeadChoice::last ? model.head(z) : model.head_at(z, l);
     if (le::should_exit(policy, logits, l, model.n_layers(), state)[0].item<bool>())
       return {logits.argmax(1).item<int64_t>(), l};
   }
@@ -83,7 +85,10 @@ TEST(ExitPolicy, PatienceCountsLayersInARowAndDepthCutsEveryone) {
               le::validate({le::PolicyKind::confidence, 1.5});
             }).find("[0, 1]"),
             std::string::npos);
-  EXPECT_NE(error_message([] { le::parse_policy("eager"); }).find("'eager'"), std::string::npos);
+  EXPECT_NE(error_message([] {
+              layerwise::parse_enum<le::PolicyKind>("eager", "--policy");
+            }).find("--policy 'eager' is not known; use confidence, entropy, patience or depth"),
+            std::string::npos);
 }
 
 TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
@@ -94,7 +99,7 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
   auto model = lm::make_model(config);
   model->eval();
   const auto images = torch::randn({23, 1, 28, 28});
-  la::EvalOptions options;
+  li::InferenceOptions options;
   options.batch_size = 10;  // three batches, the last one short
 
   // A confidence threshold at the median of layer 1, so about half the samples leave there.
@@ -105,10 +110,10 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
     median = model->head(z).softmax(1).amax(1).median().item<double>();
   }
   for (auto schedule : {le::Schedule::batch, le::Schedule::stream}) {
-    SCOPED_TRACE(le::to_string(schedule));
+    SCOPED_TRACE(layerwise::enum_name(schedule));
     // Nobody may exit early: the full model's predictions, everyone at layer 4.
     auto never = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 1.0},
-                                    la::HeadChoice::last, options, schedule);
+                                    li::HeadChoice::last, options, schedule);
     {
       torch::NoGradGuard no_grad;
       EXPECT_TRUE(never.predictions.equal(model->forward(images).argmax(1)));
@@ -117,17 +122,17 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
 
     // Everyone exits at layer 1.
     auto all_first = le::run_early_exit(*model, images, {le::PolicyKind::confidence, 0.0},
-                                        la::HeadChoice::last, options, schedule);
+                                        li::HeadChoice::last, options, schedule);
     EXPECT_TRUE((all_first.exit_layer == 1).all().item<bool>());
 
     // A mix: the per-sample reference loop decides the same, in input order, with either head,
     // and the stream schedule (rows of several batches share block calls) changes nothing.
-    for (auto heads : {la::HeadChoice::last, la::HeadChoice::own}) {
+    for (auto heads : {li::HeadChoice::last, li::HeadChoice::own}) {
       for (const le::ExitPolicy policy : {le::ExitPolicy{le::PolicyKind::confidence, median},
                                           le::ExitPolicy{le::PolicyKind::entropy, 0.9985},
                                           le::ExitPolicy{le::PolicyKind::patience, 2}}) {
         const auto result = le::run_early_exit(*model, images, policy, heads, options, schedule);
-        if (policy.kind == le::PolicyKind::confidence && heads == la::HeadChoice::last) {
+        if (policy.kind == le::PolicyKind::confidence && heads == li::HeadChoice::last) {
           EXPECT_GT((result.exit_layer == 1).sum().item<int64_t>(), 5);
           EXPECT_GT((result.exit_layer > 1).sum().item<int64_t>(), 5);
         }
@@ -144,19 +149,21 @@ TEST(ExitRunner, MatchesFullDepthWhenNobodyMayExitAndTheReferenceWhenTheyMay) {
     auto small = options;
     small.batch_size = batch;
     const le::ExitPolicy policy{le::PolicyKind::confidence, median};
-    const auto a = le::run_early_exit(*model, images, policy, la::HeadChoice::last, small,
+    const auto a = le::run_early_exit(*model, images, policy, li::HeadChoice::last, small,
                                       le::Schedule::batch);
-    const auto b = le::run_early_exit(*model, images, policy, la::HeadChoice::last, small,
+    const auto b = le::run_early_exit(*model, images, policy, li::HeadChoice::last, small,
                                       le::Schedule::stream);
     EXPECT_TRUE(a.exit_layer.equal(b.exit_layer)) << batch;
     EXPECT_TRUE(a.predictions.equal(b.predictions)) << batch;
     EXPECT_LT((a.confidence - b.confidence).abs().max().item<double>(), 1e-5) << batch;
   }
-  EXPECT_EQ(le::parse_schedule("stream"), le::Schedule::stream);
-  EXPECT_NE(error_message([] { le::parse_schedule("eager"); }).find("batch or stream"),
+  EXPECT_EQ(layerwise::parse_enum<le::Schedule>("stream", "schedule"), le::Schedule::stream);
+  EXPECT_NE(error_message([] {
+              layerwise::parse_enum<le::Schedule>("eager", "schedule");
+            }).find("batch or stream"),
             std::string::npos);
   EXPECT_NE(error_message([&] {
-              le::run_early_exit(*model, images, {le::PolicyKind::depth, 5}, la::HeadChoice::last,
+              le::run_early_exit(*model, images, {le::PolicyKind::depth, 5}, li::HeadChoice::last,
                                  options);
             }).find("4 layers"),
             std::string::npos);
@@ -175,7 +182,7 @@ TEST(ExitRunner, TextRowsKeepTheirMasksInBothSchedules) {
   auto tokens = torch::randint(4, 50, {19, 12}, torch::kInt64);
   for (int64_t i = 0; i < 19; ++i) tokens[i].slice(0, 2 + i % 10).fill_(lm::kPadToken);
   tokens.select(1, 0).fill_(1);
-  la::EvalOptions options;
+  li::InferenceOptions options;
   options.batch_size = 5;
   torch::Tensor full;
   double median = 0;
@@ -190,18 +197,18 @@ TEST(ExitRunner, TextRowsKeepTheirMasksInBothSchedules) {
                  .item<double>();
   }
   for (auto schedule : {le::Schedule::batch, le::Schedule::stream}) {
-    SCOPED_TRACE(le::to_string(schedule));
+    SCOPED_TRACE(layerwise::enum_name(schedule));
     const auto never = le::run_early_exit(*model, tokens, {le::PolicyKind::confidence, 1.0},
-                                          la::HeadChoice::last, options, schedule);
+                                          li::HeadChoice::last, options, schedule);
     EXPECT_TRUE(never.predictions.equal(full));
     const le::ExitPolicy policy{le::PolicyKind::confidence, median};
     const auto mixed =
-        le::run_early_exit(*model, tokens, policy, la::HeadChoice::last, options, schedule);
+        le::run_early_exit(*model, tokens, policy, li::HeadChoice::last, options, schedule);
     EXPECT_GT((mixed.exit_layer == 1).sum().item<int64_t>(), 3);
     for (int64_t i = 0; i < tokens.size(0); ++i) {
       // One row alone, without padding rows of other lengths around it.
       const auto alone = le::run_early_exit(*model, tokens.slice(0, i, i + 1), policy,
-                                            la::HeadChoice::last, options, schedule);
+                                            li::HeadChoice::last, options, schedule);
       EXPECT_EQ(mixed.exit_layer[i].item<int64_t>(), alone.exit_layer[0].item<int64_t>()) << i;
       EXPECT_EQ(mixed.predictions[i].item<int64_t>(), alone.predictions[0].item<int64_t>()) << i;
     }
@@ -215,16 +222,16 @@ TEST(ExitSweep, SimulationMatchesTheRunnerAndCalibrationMeetsItsTarget) {
   auto model = lm::make_model(config);
   const auto images = torch::randn({40, 1, 28, 28});
   const auto labels = torch::randint(0, 10, {40}, torch::kInt64);
-  la::EvalOptions options;
+  li::InferenceOptions options;
   options.batch_size = 16;
-  const auto p = la::predict_layers(*model, images, labels, la::HeadChoice::last, options);
+  const auto p = li::predict_layers(*model, images, labels, li::HeadChoice::last, options);
   const double median = p.confidence[0].median().item<double>();
   for (const le::ExitPolicy policy :
        {le::ExitPolicy{le::PolicyKind::confidence, median},
         le::ExitPolicy{le::PolicyKind::patience, 2}, le::ExitPolicy{le::PolicyKind::depth, 3}}) {
-    const auto run = le::run_early_exit(*model, images, policy, la::HeadChoice::last, options);
+    const auto run = le::run_early_exit(*model, images, policy, li::HeadChoice::last, options);
     EXPECT_TRUE(le::simulate_exit_layers(policy, p).equal(run.exit_layer))
-        << le::to_string(policy.kind);
+        << layerwise::enum_name(policy.kind);
   }
   const auto costs = le::layer_costs(config);
   const auto depth2 = le::evaluate_policy({le::PolicyKind::depth, 2}, p, costs);
@@ -254,12 +261,12 @@ TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
   config.n_layers = 4;
   auto model = lm::make_model(config);
   const auto images = torch::randn({40, 1, 28, 28});
-  layerwise::analysis::EvalOptions options;
+  layerwise::inference::InferenceOptions options;
   options.batch_size = 16;
   // Everyone leaves after layer 1: the ideal speed-up is L = 4.
   const auto timing = layerwise::exit::time_early_exit(
       *model, images, {layerwise::exit::PolicyKind::depth, 1.0},
-      layerwise::analysis::HeadChoice::last, options, layerwise::exit::Schedule::stream, 1);
+      layerwise::inference::HeadChoice::last, options, layerwise::exit::Schedule::stream, 1);
   EXPECT_EQ(timing.samples, 40);
   EXPECT_EQ(timing.batch_size, 16);
   EXPECT_EQ(timing.schedule, layerwise::exit::Schedule::stream);

@@ -235,7 +235,7 @@ TEST(HfCheckpoint, BareModelGetsAFreshClassifier) {
 
 TEST(HfCheckpoint, ExportRefusesWhatTransformersCannotHold) {
   auto config = lm::vit_preset("tiny");
-  config.pool = "mean";
+  config.pool = lm::Pooling::mean;
   auto model = lm::make_model(config);
   EXPECT_NE(error_message([&] {
               lm::export_hf(*model, temp_dir("hf_refuse") + "/a");
@@ -304,7 +304,7 @@ TEST(TextCodec, WordPieceFramesDocumentsLikeBert) {
   const auto run = temp_dir("codec_wordpiece");
   copy_file(fixture("hf/tokenizers/wordpiece/vocab.txt"), run + "/vocab.txt");
   lw::data::DataConfig c;
-  c.tokenizer = "wordpiece";
+  c.tokenizer = lw::data::TokenizerKind::wordpiece;
   const auto codec = lw::data::run_text_codec(c, run, nullptr);
   const auto cases = lw::testing::read_json(fixture("hf/tokenizers/cases.json"));
   const auto& want = cases["wordpiece_transformers"][1];  // [CLS] ... [SEP]
@@ -313,7 +313,7 @@ TEST(TextCodec, WordPieceFramesDocumentsLikeBert) {
   ids.push_back(codec.last);
   EXPECT_EQ(ids, want.get<std::vector<int64_t>>());
   EXPECT_EQ(codec.encode(cases["texts"][1].get<std::string>(), 3).size(), 3u);
-  c.tokenizer = "gpt2";
+  c.tokenizer = lw::data::TokenizerKind::gpt2;
   EXPECT_NE(error_message([&] { lw::data::run_text_codec(c, run, nullptr); }).find("vocab.json"),
             std::string::npos);
 }
@@ -394,7 +394,8 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   // Architecture flags do not mix with --init.
   r = run_cli("-q train --init " + dir + "/run --layers 4 --out " + dir + "/bad");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("--layers cannot change"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("model.n_layers (--layers) cannot change"), std::string::npos)
+      << r.output;
 }
 
 #ifdef LAYERWISE_HAS_ICU

@@ -47,12 +47,31 @@ TEST(LayerFile, ParsesSelections) {
 
 TEST(LayerFile, PoolsTokens) {
   const auto x = torch::arange(24, torch::kFloat32).reshape({2, 3, 4});  // (N, T, D)
-  EXPECT_TRUE(torch::equal(la::pool_tokens(x, la::Pool::kCls), x.select(1, 0)));
-  EXPECT_TRUE(torch::equal(la::pool_tokens(x, la::Pool::kLast), x.select(1, 2)));
-  EXPECT_TRUE(torch::allclose(la::pool_tokens(x, la::Pool::kMean), x.mean(1)));
-  EXPECT_EQ(la::pool_tokens(x, la::Pool::kFlatten).sizes(), (std::vector<int64_t>{2, 12}));
-  EXPECT_EQ(la::pool_tokens(x, la::Pool::kTokens).sizes(), (std::vector<int64_t>{6, 4}));
-  EXPECT_EQ(la::parse_pool("mean"), la::Pool::kMean);
-  EXPECT_NE(error_message([] { la::parse_pool("max"); }).find("unknown pooling"),
+  EXPECT_TRUE(torch::equal(la::pool_tokens(x, la::Pool::cls), x.select(1, 0)));
+  EXPECT_TRUE(torch::equal(la::pool_tokens(x, la::Pool::last), x.select(1, 2)));
+  EXPECT_TRUE(torch::allclose(la::pool_tokens(x, la::Pool::mean), x.mean(1)));
+  EXPECT_EQ(la::pool_tokens(x, la::Pool::flatten).sizes(), (std::vector<int64_t>{2, 12}));
+  EXPECT_EQ(la::pool_tokens(x, la::Pool::tokens).sizes(), (std::vector<int64_t>{6, 4}));
+  EXPECT_EQ(layerwise::parse_enum<la::Pool>("mean", "--pool"), la::Pool::mean);
+  EXPECT_NE(error_message([] {
+              layerwise::parse_enum<la::Pool>("max", "--pool");
+            }).find("--pool 'max' is not known; use cls, mean, last, flatten or tokens"),
+            std::string::npos);
+}
+
+TEST(LayerFile, MaskedPoolingReadsRealTokensOnly) {
+  // Sample 0 has 2 real tokens of 3, sample 1 all 3.
+  const auto x = torch::arange(24, torch::kFloat32).reshape({2, 3, 4});  // (N, T, D)
+  const auto mask = torch::tensor({{true, true, false}, {true, true, true}});
+  const auto mean = la::pool_tokens(x, la::Pool::mean, mask);
+  EXPECT_TRUE(torch::allclose(mean[0], x[0].slice(0, 0, 2).mean(0)));
+  EXPECT_TRUE(torch::allclose(mean[1], x[1].mean(0)));
+  const auto last = la::pool_tokens(x, la::Pool::last, mask);
+  EXPECT_TRUE(torch::equal(last[0], x[0][1]));
+  EXPECT_TRUE(torch::equal(last[1], x[1][2]));
+  EXPECT_TRUE(torch::equal(la::pool_tokens(x, la::Pool::cls, mask), x.select(1, 0)));
+  EXPECT_NE(error_message([&] {
+              la::pool_tokens(x, la::Pool::mean, mask.slice(1, 0, 2));
+            }).find("does not fit"),
             std::string::npos);
 }

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "layerwise/core/error.h"
+#include "layerwise/data/task_data.h"
 #include "layerwise/data/text_corpus.h"
 #include "test_util.h"
 
@@ -101,9 +102,10 @@ bool have_spam_assassin() {
 
 /// Loaded once: the tests below only read it.
 const TextCorpus& real_corpus(bool strip_headers) {
-  static const TextCorpus raw = load_spam_assassin(default_spam_assassin_dir(), "groups", false);
+  static const TextCorpus raw =
+      load_spam_assassin(default_spam_assassin_dir(), LabelScheme::groups, false);
   static const TextCorpus stripped =
-      load_spam_assassin(default_spam_assassin_dir(), "groups", true);
+      load_spam_assassin(default_spam_assassin_dir(), LabelScheme::groups, true);
   return strip_headers ? stripped : raw;
 }
 
@@ -120,7 +122,7 @@ TEST(TextCorpusSpamAssassinReal, GroupCounts) {
 
 TEST(TextCorpusSpamAssassinReal, BinaryLabelsMergeTheHamGroups) {
   if (!have_spam_assassin()) GTEST_SKIP() << default_spam_assassin_dir() << " absent";
-  const auto binary = load_spam_assassin(default_spam_assassin_dir(), "binary", false);
+  const auto binary = load_spam_assassin(default_spam_assassin_dir(), LabelScheme::binary, false);
   const auto& groups = real_corpus(false);
   EXPECT_EQ(binary.class_names, (std::vector<std::string>{"ham", "spam"}));
   EXPECT_EQ(label_counts(binary.labels), (std::map<int64_t, int64_t>{{0, 4150}, {1, 1896}}));
@@ -160,7 +162,7 @@ TEST(TextCorpusSpamAssassinReal, StripHeadersKeepsTheBody) {
 TEST(TextCorpusSpamAssassinReal, SameCorpusOnEveryLoad) {
   if (!have_spam_assassin()) GTEST_SKIP() << default_spam_assassin_dir() << " absent";
   const auto start = std::chrono::steady_clock::now();
-  const auto again = load_spam_assassin(default_spam_assassin_dir(), "groups", false);
+  const auto again = load_spam_assassin(default_spam_assassin_dir(), LabelScheme::groups, false);
   const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
   std::cout << "loaded " << again.texts.size() << " messages in " << seconds.count() << " s\n";
   EXPECT_EQ(again.texts, real_corpus(false).texts);
@@ -182,25 +184,26 @@ TEST(TextCorpusSpamAssassinReal, StratifiedSplit) {
 using TextCorpusSpamAssassin = TextFiles;
 
 TEST_F(TextCorpusSpamAssassin, LabelsAndSortedOrder) {
-  const auto groups = load_spam_assassin(fake_spam_corpus(), "groups", false);
+  const auto groups = load_spam_assassin(fake_spam_corpus(), LabelScheme::groups, false);
   ASSERT_EQ(groups.texts.size(), 6u);
   EXPECT_EQ(groups.texts[0], "Subject: first\r\n\r\nhello");  // 00001 before 00002
   EXPECT_EQ(groups.texts[1], "Subject: easy-ham-1\n\nbody of easy-ham-1");
   EXPECT_EQ(groups.texts[5], "Subject: spam-2\n\nbody of spam-2");
   EXPECT_EQ(groups.labels, (std::vector<int64_t>{0, 0, 0, 1, 2, 2}));
-  const auto binary = load_spam_assassin(fake_spam_corpus(), "binary", false);
+  const auto binary = load_spam_assassin(fake_spam_corpus(), LabelScheme::binary, false);
   EXPECT_EQ(binary.labels, (std::vector<int64_t>{0, 0, 0, 0, 1, 1}));
   EXPECT_EQ(binary.class_names, (std::vector<std::string>{"ham", "spam"}));
 }
 
 TEST_F(TextCorpusSpamAssassin, StripHeaders) {
-  const auto corpus = load_spam_assassin(fake_spam_corpus(), "binary", true);
+  const auto corpus = load_spam_assassin(fake_spam_corpus(), LabelScheme::binary, true);
   EXPECT_EQ(corpus.texts[0], "hello");
   EXPECT_EQ(corpus.texts[3], "body of hard-ham-1");
 }
 
 TEST_F(TextCorpusSpamAssassin, MissingFolderSaysHowToFix) {
-  const auto message = error_message([&] { load_spam_assassin(path("nowhere"), "binary", false); });
+  const auto message =
+      error_message([&] { load_spam_assassin(path("nowhere"), LabelScheme::binary, false); });
   EXPECT_PRED2(contains, message, path("nowhere"));
   EXPECT_PRED2(contains, message, "scripts/setup.sh");
   EXPECT_PRED2(contains, message, "scripts/fetch_spam_assassin.sh");
@@ -211,7 +214,7 @@ TEST_F(TextCorpusSpamAssassin, MissingGroupFolder) {
   std::filesystem::remove(root + "/hard-ham-1/00002.abc.json");
   std::filesystem::remove(root + "/hard-ham-1/00002.abc.txt");
   std::filesystem::remove(root + "/hard-ham-1");
-  const auto message = error_message([&] { load_spam_assassin(root, "binary", false); });
+  const auto message = error_message([&] { load_spam_assassin(root, LabelScheme::binary, false); });
   EXPECT_PRED2(contains, message, root + "/hard-ham-1");
   EXPECT_PRED2(contains, message, "scripts/fetch_spam_assassin.sh");
 }
@@ -219,31 +222,33 @@ TEST_F(TextCorpusSpamAssassin, MissingGroupFolder) {
 TEST_F(TextCorpusSpamAssassin, EmptyGroupFolder) {
   const std::string root = fake_spam_corpus();
   std::filesystem::remove(root + "/spam-1/00002.abc.json");
-  EXPECT_PRED2(contains, error_message([&] { load_spam_assassin(root, "binary", false); }),
+  EXPECT_PRED2(contains,
+               error_message([&] { load_spam_assassin(root, LabelScheme::binary, false); }),
                "holds no .json files");
 }
 
 TEST_F(TextCorpusSpamAssassin, FileNotJsonNamesIt) {
   const std::string root = fake_spam_corpus();
   write_text(root + "/spam-2/00003.bad.json", "{\"text\": \"cut sh");
-  const auto message = error_message([&] { load_spam_assassin(root, "binary", false); });
+  const auto message = error_message([&] { load_spam_assassin(root, LabelScheme::binary, false); });
   EXPECT_PRED2(contains, message, root + "/spam-2/00003.bad.json: not valid JSON");
 }
 
 TEST_F(TextCorpusSpamAssassin, FileWithoutStringTextNamesIt) {
   const std::string root = fake_spam_corpus();
   write_text(root + "/spam-1/00003.bad.json", R"({"text": 3})");
-  auto message = error_message([&] { load_spam_assassin(root, "binary", false); });
+  auto message = error_message([&] { load_spam_assassin(root, LabelScheme::binary, false); });
   EXPECT_PRED2(contains, message, root + "/spam-1/00003.bad.json: expected a JSON object");
   write_text(root + "/spam-1/00003.bad.json", R"({"body": "x"})");
-  message = error_message([&] { load_spam_assassin(root, "binary", false); });
+  message = error_message([&] { load_spam_assassin(root, LabelScheme::binary, false); });
   EXPECT_PRED2(contains, message, root + "/spam-1/00003.bad.json");
 }
 
 TEST_F(TextCorpusSpamAssassin, UnknownLabelsRefused) {
-  EXPECT_PRED2(contains,
-               error_message([&] { load_spam_assassin(fake_spam_corpus(), "spam", false); }),
-               "binary or groups, got 'spam'");
+  EXPECT_PRED2(contains, error_message([&] {
+                 data_config_from_json(nlohmann::json{{"labels", "spam"}});
+               }),
+               "data.labels 'spam' is not known; use binary or groups");
 }
 
 TEST(TextCorpusSpamAssassinDir, FromEnvironment) {

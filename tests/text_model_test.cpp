@@ -34,7 +34,7 @@ lm::ModelConfig text_config(const std::string& preset, lm::HeadMode heads = lm::
   auto config = lm::text_preset(preset);
   config.vocab_size = 50;
   config.n_layers = 3;
-  config.n_classes = config.arch == "text_decoder" ? 50 : 3;
+  config.n_classes = config.arch == lm::Arch::text_decoder ? 50 : 3;
   config.heads = heads;
   return config;
 }
@@ -53,7 +53,7 @@ bool spam_assassin_installed() {
 
 TEST(TextModel, PaddingNeverChangesRealPositions) {
   torch::manual_seed(1);
-  for (const std::string pool : {"cls", "mean"}) {
+  for (const auto pool : {lm::Pooling::cls, lm::Pooling::mean}) {
     auto config = text_config("encoder-tiny");
     config.pool = pool;
     auto model = lm::make_model(config);
@@ -64,13 +64,15 @@ TEST(TextModel, PaddingNeverChangesRealPositions) {
     const auto short_hidden = model->forward_layers(ids);
     const auto long_hidden = model->forward_layers(padded);
     for (int64_t l = 0; l <= 3; ++l) {
-      EXPECT_LT(max_diff(short_hidden[l], long_hidden[l].slice(1, 0, 7)), 1e-5) << pool << l;
+      EXPECT_LT(max_diff(short_hidden[l], long_hidden[l].slice(1, 0, 7)), 1e-5)
+          << layerwise::enum_name(pool) << l;
       EXPECT_LT(max_diff(model->pool(short_hidden[l], model->token_mask(ids)),
                          model->pool(long_hidden[l], model->token_mask(padded))),
                 1e-5)
-          << pool << " layer " << l;
+          << layerwise::enum_name(pool) << " layer " << l;
     }
-    EXPECT_LT(max_diff(model->forward(ids), model->forward(padded)), 1e-5) << pool;
+    EXPECT_LT(max_diff(model->forward(ids), model->forward(padded)), 1e-5)
+        << layerwise::enum_name(pool);
   }
 }
 
@@ -162,8 +164,8 @@ TEST(TextModel, ConfigRoundTripAndErrors) {
   EXPECT_EQ(lm::to_json(lm::model_config_from_json(lm::to_json(config))), lm::to_json(config));
   auto j = lm::to_json(config);
   j["n_classes"] = 7;
-  EXPECT_TRUE(
-      contains(error_message([&] { lm::model_config_from_json(j); }), "must equal vocab_size"));
+  EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }),
+                       "must equal model.vocab_size"));
   j = lm::to_json(text_config("encoder-small"));
   j["pool"] = "max";
   EXPECT_TRUE(contains(error_message([&] { lm::model_config_from_json(j); }), "pool 'max'"));
@@ -179,12 +181,12 @@ TEST(TextModel, EncoderLearnsSpamOnTheRealCorpus) {
   const auto dir = layerwise::testing::temp_dir("text_encoder_run");
   lt::RunConfig config;
   config.model = lm::text_preset("encoder-tiny");
-  config.data.dataset = "spam-assassin";
-  config.data.tokenizer = "byte";
+  config.data.dataset = layerwise::data::Dataset::spam_assassin;
+  config.data.tokenizer = layerwise::data::TokenizerKind::byte;
   config.data.max_len = 64;
   config.data.train_limit = 1200;
   config.data.val_limit = 300;
-  config.train.augment = "none";
+  config.train.augment = layerwise::train::Augment::none;
   config.train.objective = lt::Objective::aligned;
   config.train.epochs = 3;
   config.train.batch_size = 32;
@@ -209,13 +211,13 @@ TEST(TextModel, DecoderLearnsOnTheRealCorpus) {
   const auto dir = layerwise::testing::temp_dir("text_decoder_run");
   lt::RunConfig config;
   config.model = lm::text_preset("decoder-tiny");
-  config.data.dataset = "spam-assassin";
-  config.data.task = "lm";
-  config.data.tokenizer = "byte";
+  config.data.dataset = layerwise::data::Dataset::spam_assassin;
+  config.data.task = layerwise::data::Task::lm;
+  config.data.tokenizer = layerwise::data::TokenizerKind::byte;
   config.data.max_len = 32;
   config.data.train_limit = 2000;
   config.data.val_limit = 300;
-  config.train.augment = "none";
+  config.train.augment = layerwise::train::Augment::none;
   config.train.objective = lt::Objective::aligned;
   config.train.epochs = 2;
   config.train.batch_size = 32;

@@ -71,24 +71,31 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 }  // namespace
 
 TEST(LayerWeights, LinearUniformCustom) {
-  const auto linear = lt::layer_weights("linear", 4);
+  using lt::LayerWeighting;
+  const auto linear = lt::layer_weights(LayerWeighting::linear, 4);
   const std::vector<double> expected = {0.1, 0.2, 0.3, 0.4};  // 2l / (L(L+1)), L = 4
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(linear[i], expected[i], 1e-15);
   double sum = 0;
-  for (double w : lt::layer_weights("linear", 12)) sum += w;
+  for (double w : lt::layer_weights(LayerWeighting::linear, 12)) sum += w;
   EXPECT_NEAR(sum, 1.0, 1e-12);
-  EXPECT_EQ(lt::layer_weights("uniform", 4), std::vector<double>(4, 0.25));
-  EXPECT_EQ(lt::layer_weights("custom", 2, {0, 3}), (std::vector<double>{0, 3}));
-  EXPECT_TRUE(contains(error_message([] { lt::layer_weights("custom", 3, {1, 2}); }), "2 values"));
-  EXPECT_TRUE(contains(error_message([] { lt::layer_weights("custom", 2, {1, -1}); }), ">= 0"));
-  EXPECT_TRUE(contains(error_message([] { lt::layer_weights("custom", 2, {0, 0}); }), "all zero"));
-  EXPECT_TRUE(contains(error_message([] { lt::layer_weights("cubic", 2); }), "'cubic'"));
+  EXPECT_EQ(lt::layer_weights(LayerWeighting::uniform, 4), std::vector<double>(4, 0.25));
+  EXPECT_EQ(lt::layer_weights(LayerWeighting::custom, 2, {0, 3}), (std::vector<double>{0, 3}));
+  const auto custom_error = [](int64_t layers, std::vector<double> w) {
+    return error_message([&] { lt::layer_weights(LayerWeighting::custom, layers, w); });
+  };
+  EXPECT_TRUE(contains(custom_error(3, {1, 2}), "train.layer_weights has 2 values"));
+  EXPECT_TRUE(contains(custom_error(2, {1, -1}), ">= 0"));
+  EXPECT_TRUE(contains(custom_error(2, {0, 0}), "all zero"));
+  EXPECT_TRUE(contains(error_message([] {
+                         layerwise::parse_enum<LayerWeighting>("cubic", "train.layer_weighting");
+                       }),
+                       "'cubic'"));
 }
 
 TEST(Objective, LossesMatchHandComputation) {
   const auto images = torch::randn({6, 1, 28, 28});
   const auto labels = torch::tensor({0, 3, 9, 3, 1, 7}, torch::kInt64);
-  const std::vector<double> w = lt::layer_weights("linear", 3);
+  const std::vector<double> w = lt::layer_weights(lt::LayerWeighting::linear, 3);
   for (auto objective :
        {lt::Objective::standard, lt::Objective::aligned, lt::Objective::multihead}) {
     auto model = tiny_model(lt::head_mode_for(objective));
@@ -108,7 +115,7 @@ TEST(Objective, LossesMatchHandComputation) {
       }
     }
     EXPECT_NEAR(result.loss.item<double>(), expected.item<double>(), 1e-5)
-        << lt::to_string(objective);
+        << layerwise::enum_name(objective);
     EXPECT_EQ(result.last_logits.sizes(), torch::IntArrayRef({6, 10}));
   }
 }
@@ -138,7 +145,7 @@ TEST(Objective, SharedHeadGetsGradientsFromEveryLayer) {
     }
   }
   // The loss is linear in the weights, so is the head's gradient.
-  const auto w = lt::layer_weights("linear", 3);
+  const auto w = lt::layer_weights(lt::LayerWeighting::linear, 3);
   const auto combined = grad_for(w);
   EXPECT_LT(max_diff(combined, w[0] * per_layer[0] + w[1] * per_layer[1] + w[2] * per_layer[2]),
             1e-6);
@@ -195,7 +202,7 @@ TEST(ClipGradNorm, ScalesToTheLimitAndReportsTheNorm) {
 TEST(RunConfig, JsonRoundTripAndErrors) {
   auto config = tiny_run(lt::Objective::multihead, 100, 3);
   config.model.heads = lm::HeadMode::per_layer;
-  config.train.layer_weighting = "custom";
+  config.train.layer_weighting = lt::LayerWeighting::custom;
   config.train.layer_weights = {1, 2};
   const auto j = lt::to_json(config);
   EXPECT_EQ(j.at("objective"), "multihead");
@@ -203,14 +210,15 @@ TEST(RunConfig, JsonRoundTripAndErrors) {
   auto bad = j;
   bad["train"]["epoch"] = 3;
   EXPECT_TRUE(
-      contains(error_message([&] { lt::run_config_from_json(bad); }), "unknown field 'epoch'"));
+      contains(error_message([&] { lt::run_config_from_json(bad); }), "unknown setting 'epoch'"));
   bad = j;
   bad["model"]["heads"] = "shared";
   EXPECT_TRUE(contains(error_message([&] { lt::run_config_from_json(bad); }),
                        "needs model heads per_layer"));
   auto train = config.train;
   train.epochs = 0;
-  EXPECT_TRUE(contains(error_message([&] { lt::validate(train); }), "--epochs"));
+  EXPECT_TRUE(
+      contains(error_message([&] { lt::validate(train); }), "train.epochs must be >= 1, got 0"));
 }
 
 TEST(Training, ResumedRunReachesTheSameWeights) {
@@ -261,7 +269,7 @@ TEST(Training, ShortRealRunLearns) {
   quiet.quiet = true;
   auto config = tiny_run(lt::Objective::aligned, 4096, 3);
   config.data.val_fraction = 0.05;
-  config.train.augment = "none";  // augmentation slows a run this short
+  config.train.augment = lt::Augment::none;  // augmentation slows a run this short
   const auto summary = lt::train_new_run(config, dir + "/run", quiet);
   ASSERT_EQ(summary.val_accuracy.size(), 2u);
   EXPECT_GT(summary.val_accuracy.back(), 0.5);  // chance is 0.1
@@ -289,7 +297,7 @@ TEST(Objective, LabelSmoothingMixesInTheUniformTarget) {
   const auto labels = torch::tensor({2, 2, 7, 0, 9}, torch::kInt64);
   auto model = tiny_model(lm::HeadMode::shared, 4);
   const double e = 0.1;
-  const auto w = weights_tensor(lt::layer_weights("linear", 3));
+  const auto w = weights_tensor(lt::layer_weights(lt::LayerWeighting::linear, 3));
   const auto result = lt::objective_loss(*model, lt::Objective::standard, w, images, labels, e);
   const auto logits = model->head(model->pool(model->forward_layers(images)[3]));
   const auto log_p = logits.log_softmax(1);
@@ -299,5 +307,5 @@ TEST(Objective, LabelSmoothingMixesInTheUniformTarget) {
                          lt::objective_loss(*model, lt::Objective::standard, w, images, labels,
                                             1.0);
                        }),
-                       "--label-smoothing"));
+                       "train.label_smoothing"));
 }

@@ -34,55 +34,11 @@ int64_t parse_layer_number(const std::string& value, const std::string& spec) {
   LW_CHECK(!value.empty() && value.size() < 10 &&
                std::all_of(value.begin(), value.end(),
                            [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }),
-           "--layers '", spec, "': '", value, "' is not a layer number (use e.g. 0,2,4-8)");
+           "layer selection '", spec, "': '", value, "' is not a layer number (use e.g. 0,2,4-8)");
   return std::stoll(value);
 }
 
 }  // namespace
-
-Pool parse_pool(const std::string& name) {
-  if (name == "cls") return Pool::kCls;
-  if (name == "mean") return Pool::kMean;
-  if (name == "last") return Pool::kLast;
-  if (name == "flatten") return Pool::kFlatten;
-  if (name == "tokens") return Pool::kTokens;
-  throw Error(str_cat("unknown pooling '", name, "'; use cls, mean, last, flatten or tokens"));
-}
-
-std::string pool_name(Pool pool) {
-  switch (pool) {
-    case Pool::kCls:
-      return "cls";
-    case Pool::kMean:
-      return "mean";
-    case Pool::kLast:
-      return "last";
-    case Pool::kFlatten:
-      return "flatten";
-    case Pool::kTokens:
-      return "tokens";
-  }
-  return "";
-}
-
-torch::Tensor pool_tokens(const torch::Tensor& x, Pool pool) {
-  if (x.dim() == 2) return x;
-  LW_CHECK(x.dim() == 3, "expected (N, D) or (N, T, D), got shape ", x.sizes());
-  LW_CHECK(x.size(1) > 0, "cannot pool a tensor with no tokens, shape ", x.sizes());
-  switch (pool) {
-    case Pool::kCls:
-      return x.select(1, 0);  // (N, D)
-    case Pool::kMean:
-      return x.mean(1);  // (N, D)
-    case Pool::kLast:
-      return x.select(1, x.size(1) - 1);  // (N, D)
-    case Pool::kFlatten:
-      return x.reshape({x.size(0), x.size(1) * x.size(2)});  // (N, T*D)
-    case Pool::kTokens:
-      return x.reshape({x.size(0) * x.size(1), x.size(2)});  // (N*T, D)
-  }
-  return x;
-}
 
 std::vector<size_t> order_layer_names(const std::vector<std::string>& names,
                                       std::vector<int64_t>& numbers, const std::string& path) {
@@ -143,14 +99,14 @@ std::vector<int64_t> parse_layer_selection(const std::string& spec) {
     }
     const int64_t first = parse_layer_number(item.substr(0, dash), spec);
     const int64_t last = parse_layer_number(item.substr(dash + 1), spec);
-    LW_CHECK(first <= last, "--layers '", spec, "': range ", item, " is empty");
+    LW_CHECK(first <= last, "layer selection '", spec, "': range ", item, " is empty");
     for (int64_t l = first; l <= last; ++l) out.push_back(l);
   }
   return out;
 }
 
 LayerFile load_layer_file(const std::string& path, const LoadOptions& options) {
-  LW_CHECK(options.max_samples >= 0, "--samples must be >= 0, got ", options.max_samples);
+  LW_CHECK(options.max_samples >= 0, "the sample limit must be >= 0, got ", options.max_samples);
   const auto file = read_safetensors(path);
   std::vector<std::string> names;
   std::vector<torch::Tensor> tensors;
@@ -182,7 +138,7 @@ LayerFile load_layer_file(const std::string& path, const LoadOptions& options) {
   }
   for (auto wanted : selection)
     LW_CHECK(std::find(numbers.begin(), numbers.end(), wanted) != numbers.end(), path,
-             ": --layers asks for layer ", wanted, " but the file has no such layer");
+             ": the layer selection asks for layer ", wanted, " but the file has no such layer");
   out.numbers = numbers;
   check_layers(out.layers, path);  // errors read "PATH layer 3 has ..."
   return out;

@@ -1,6 +1,7 @@
 #include "layerwise/analysis/similarity.h"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "layerwise/analysis/cca.h"
@@ -96,26 +97,36 @@ std::vector<std::string> parse_metrics(const std::string& list) {
 
 std::map<std::string, torch::Tensor> compute_similarity(const std::vector<std::string>& metrics,
                                                         const Layers& a, const Layers& b,
-                                                        const SimilarityOptions& options) {
+                                                        const SimilarityOptions& options,
+                                                        std::map<std::string, double>* seconds) {
   // No check here: each measure checks its inputs, and a second pass over the layers would cost
   // as much as the whole cosine matrix.
+  for (const auto& name : metrics)
+    LW_CHECK(!metric_description(name).empty(), "unknown metric '", name, "'");
   const auto wants = [&](const char* name) {
     return std::find(metrics.begin(), metrics.end(), name) != metrics.end();
   };
   std::map<std::string, torch::Tensor> out;
+  auto clock = std::chrono::steady_clock::now();
+  // Stores a measure's matrix on the CPU (which waits for the device) and the time it took.
+  const auto keep = [&](const char* name, const torch::Tensor& matrix) {
+    out[name] = matrix.cpu();
+    const auto now = std::chrono::steady_clock::now();
+    if (seconds) (*seconds)[name] = std::chrono::duration<double>(now - clock).count();
+    clock = now;
+  };
   if (wants("cka_linear") || wants("cka_debiased")) {
     const auto stats = linear_stats(a, b);  // one product serves both
-    if (wants("cka_linear")) out["cka_linear"] = cka_linear(stats);
-    if (wants("cka_debiased")) out["cka_debiased"] = cka_debiased(stats);
+    if (wants("cka_linear")) keep("cka_linear", cka_linear(stats));
+    if (wants("cka_debiased")) keep("cka_debiased", cka_debiased(stats));
   }
-  if (wants("cos")) out["cos"] = cos(a, b);
-  if (wants("cka_rbf")) out["cka_rbf"] = cka_rbf(a, b, options.rbf);
-  if (wants("cka_minibatch")) out["cka_minibatch"] = minibatch_cka(a, b, options.minibatch_size);
-  if (wants("cca_mean")) out["cca_mean"] = cca_mean(a, b);
-  if (wants("svcca")) out["svcca"] = svcca(a, b, options.svcca_variance);
-  if (wants("pwcca")) out["pwcca"] = pwcca(a, b);
-  if (wants("procrustes")) out["procrustes"] = procrustes(a, b);
-  for (auto& entry : out) entry.second = entry.second.cpu();
+  if (wants("cos")) keep("cos", cos(a, b));
+  if (wants("cka_rbf")) keep("cka_rbf", cka_rbf(a, b, options.rbf));
+  if (wants("cka_minibatch")) keep("cka_minibatch", minibatch_cka(a, b, options.minibatch_size));
+  if (wants("cca_mean")) keep("cca_mean", cca_mean(a, b));
+  if (wants("svcca")) keep("svcca", svcca(a, b, options.svcca_variance));
+  if (wants("pwcca")) keep("pwcca", pwcca(a, b));
+  if (wants("procrustes")) keep("procrustes", procrustes(a, b));
   return out;
 }
 

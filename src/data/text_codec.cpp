@@ -29,7 +29,7 @@ TextCodec own_codec(const DataConfig& c, const std::string& run_dir,
   } else {
     LW_CHECK(train_texts, "'", path, "' is missing: the run's tokenizer is saved there when ",
              "training starts");
-    tokenizer = std::make_shared<Tokenizer>(c.tokenizer == "byte"
+    tokenizer = std::make_shared<Tokenizer>(c.tokenizer == TokenizerKind::byte
                                                 ? Tokenizer::bytes()
                                                 : Tokenizer::train_bpe(*train_texts, c.vocab_size));
     if (!run_dir.empty()) tokenizer->save(path);
@@ -101,24 +101,30 @@ TextCodec gpt2_codec(const std::string& run_dir) {
 
 }  // namespace
 
-std::vector<std::string> hf_tokenizer_files(const std::string& kind) {
-  if (kind == "wordpiece") return {"vocab.txt", "tokenizer_config.json"};
-  if (kind == "gpt2") return {"vocab.json", "merges.txt"};
+std::vector<std::string> hf_tokenizer_files(TokenizerKind kind) {
+  if (kind == TokenizerKind::wordpiece) return {"vocab.txt", "tokenizer_config.json"};
+  if (kind == TokenizerKind::gpt2) return {"vocab.json", "merges.txt"};
   return {};
 }
 
 TextCodec run_text_codec(const DataConfig& c, const std::string& run_dir,
                          const std::vector<std::string>* train_texts) {
-  if (c.tokenizer == "bpe" || c.tokenizer == "byte") return own_codec(c, run_dir, train_texts);
+  switch (c.tokenizer) {
+    case TokenizerKind::bpe:
+    case TokenizerKind::byte:
+      return own_codec(c, run_dir, train_texts);
 #ifdef LAYERWISE_HAS_ICU
-  if (c.tokenizer == "wordpiece") return wordpiece_codec(run_dir);
-  if (c.tokenizer == "gpt2") return gpt2_codec(run_dir);
+    case TokenizerKind::wordpiece:
+      return wordpiece_codec(run_dir);
+    case TokenizerKind::gpt2:
+      return gpt2_codec(run_dir);
 #else
-  LW_CHECK(c.tokenizer != "wordpiece" && c.tokenizer != "gpt2", "tokenizer ", c.tokenizer,
-           " needs a build with ICU (cmake -DLAYERWISE_ICU=ON)");
+    default:
+      throw Error(str_cat("data.tokenizer ", c.tokenizer,
+                          " needs a build with ICU (cmake -DLAYERWISE_ICU=ON)"));
 #endif
-  throw Error(str_cat("--tokenizer '", c.tokenizer, "' is not known; use bpe or byte (or ",
-                      "wordpiece / gpt2 in runs of imported models)"));
+  }
+  throw Error("unreachable tokenizer kind");
 }
 
 }  // namespace layerwise::data

@@ -207,13 +207,10 @@ std::string default_spam_assassin_dir() {
   return cache + "/layerwise/spam-assassin";
 }
 
-TextCorpus load_spam_assassin(const std::string& dir, const std::string& labels,
-                              bool strip_headers) {
-  LW_CHECK(labels == "binary" || labels == "groups", "SpamAssassin labels must be binary or ",
-           "groups, got '", labels, "'");
+TextCorpus load_spam_assassin(const std::string& dir, LabelScheme labels, bool strip_headers) {
   LW_CHECK(is_dir(dir), "SpamAssassin corpus folder '", dir, "' not found: ", kFetchHint);
   TextCorpus corpus;
-  corpus.class_names = labels == "binary"
+  corpus.class_names = labels == LabelScheme::binary
                            ? std::vector<std::string>{"ham", "spam"}
                            : std::vector<std::string>{"easy_ham", "hard_ham", "spam"};
   for (const auto& group : kSpamGroups) {
@@ -225,7 +222,7 @@ TextCorpus load_spam_assassin(const std::string& dir, const std::string& labels,
     for (const auto& file : files) {
       std::string text = read_message(file, dir);
       corpus.texts.push_back(strip_headers ? strip_mail_headers(text) : std::move(text));
-      corpus.labels.push_back(labels == "binary" ? group.binary : group.group);
+      corpus.labels.push_back(labels == LabelScheme::binary ? group.binary : group.group);
     }
   }
   return corpus;

@@ -15,42 +15,38 @@ namespace layerwise::data {
 namespace {
 
 void check_text_config(const DataConfig& c) {
-  LW_CHECK(c.task == "classify" || c.task == "lm", "data task '", c.task,
-           "' is not known; use classify or lm");
-  LW_CHECK(c.tokenizer == "bpe" || c.tokenizer == "byte" || c.tokenizer == "wordpiece" ||
-               c.tokenizer == "gpt2",
-           "--tokenizer '", c.tokenizer, "' is not known; use bpe or byte (wordpiece and gpt2 ",
-           "are for runs of imported models)");
-  LW_CHECK(c.tokenizer != "bpe" || c.vocab_size > kByteVocab, "--vocab-size must be > ", kByteVocab,
-           " (specials and bytes) for bpe, got ", c.vocab_size);
-  LW_CHECK(c.max_len >= 2, "--max-len must be >= 2, got ", c.max_len);
-  LW_CHECK(c.classes.empty(), "--classes selects image classes; text datasets take --labels");
-  LW_CHECK(c.val_fraction >= 0 && c.test_fraction >= 0 && c.val_fraction + c.test_fraction < 1,
-           "--val-fraction (", c.val_fraction, ") and --test-fraction (", c.test_fraction,
-           ") must be >= 0 with a sum below 1");
-  LW_CHECK(c.train_limit >= 0 && c.val_limit >= 0, "--train-limit and --val-limit must be >= 0");
+  validate(c);
+  LW_CHECK(c.tokenizer != TokenizerKind::bpe || c.vocab_size > kByteVocab,
+           "data.vocab_size must be > ", kByteVocab, " (specials and bytes) for bpe, got ",
+           c.vocab_size);
+  LW_CHECK(c.classes.empty(), "data.classes selects image classes; text datasets take data.labels");
+  LW_CHECK(c.val_fraction + c.test_fraction < 1,
+           "data.val_fraction and data.test_fraction must sum below 1, got ", c.val_fraction,
+           " and ", c.test_fraction);
 }
 
 TextCorpus load_corpus(const DataConfig& c) {
-  if (c.dataset == "spam-assassin")
+  if (c.dataset == Dataset::spam_assassin)
     return load_spam_assassin(c.dir.empty() ? default_spam_assassin_dir() : c.dir, c.labels,
                               c.strip_headers);
-  LW_CHECK(!c.dir.empty(), "dataset ", c.dataset, " needs --data-dir: the ",
-           c.dataset == "jsonl" ? "JSON Lines file ({\"text\": ..., \"label\": ...} per line)"
-                                : "plain text file (documents separated by blank lines)");
-  return c.dataset == "jsonl" ? load_jsonl(c.dir) : load_text_file(c.dir);
+  LW_CHECK(!c.dir.empty(), "dataset ", c.dataset, " needs data.dir: the ",
+           c.dataset == Dataset::jsonl
+               ? "JSON Lines file ({\"text\": ..., \"label\": ...} per line)"
+               : "plain text file (documents separated by blank lines)");
+  return c.dataset == Dataset::jsonl ? load_jsonl(c.dir) : load_text_file(c.dir);
 }
 
 TextSplits corpus_splits(const DataConfig& c) {
   auto corpus = load_corpus(c);
-  LW_CHECK(c.task == "lm" || !corpus.labels.empty(), "dataset ", c.dataset,
+  LW_CHECK(c.task == Task::lm || !corpus.labels.empty(), "dataset ", c.dataset,
            " has no labels to classify; train a text_decoder (task lm) on it");
-  if (c.task == "lm") corpus.labels.clear();  // language modelling splits documents unstratified
+  if (c.task == Task::lm)
+    corpus.labels.clear();  // language modelling splits documents unstratified
   return split_corpus(corpus, c.val_fraction, c.test_fraction, c.split_seed);
 }
 
 TextCorpus corpus_split(const DataConfig& c, const std::string& split) {
-  LW_CHECK(split == "test" || split == "train" || split == "val", "--split '", split,
+  LW_CHECK(split == "test" || split == "train" || split == "val", "split '", split,
            "' is not known; use test, val or train");
   auto parts = corpus_splits(c);
   return split == "train" ? parts.train : split == "val" ? parts.val : parts.test;
@@ -61,7 +57,7 @@ Examples encode_documents(const DataConfig& c, const TextCodec& codec, const Tex
   LW_CHECK(codec.pad >= 0 && codec.first >= 0, "tokenizer ", c.tokenizer,
            " has no padding or class token: it cannot frame documents for classification");
   const int64_t specials = 1 + (codec.last >= 0 ? 1 : 0), n = int64_t(corpus.texts.size());
-  LW_CHECK(c.max_len > specials, "--max-len ", c.max_len, " leaves no room for text");
+  LW_CHECK(c.max_len > specials, "data.max_len ", c.max_len, " leaves no room for text");
   auto ids = torch::full({n, c.max_len}, codec.pad, torch::kInt64);  // (N, T)
   auto* out = ids.data_ptr<int64_t>();
   for (int64_t r = 0; r < n; ++r) {
@@ -95,7 +91,7 @@ Examples encode_stream(const DataConfig& c, const TextCodec& codec, const TextCo
 }
 
 Examples encode_split(const DataConfig& c, const TextCodec& codec, const TextCorpus& corpus) {
-  return c.task == "lm" ? encode_stream(c, codec, corpus) : encode_documents(c, codec, corpus);
+  return c.task == Task::lm ? encode_stream(c, codec, corpus) : encode_documents(c, codec, corpus);
 }
 
 Examples first(Examples examples, int64_t limit) {
@@ -117,7 +113,7 @@ TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
   task.train = first(encode_split(c, codec, train), c.train_limit);
   task.val = first(encode_split(c, codec, parts.val), c.val_limit);
   task.vocab_size = codec.vocab_size;
-  if (c.task == "lm") {
+  if (c.task == Task::lm) {
     task.n_classes = codec.vocab_size;
   } else {
     task.n_classes = int64_t(train.class_names.size());
@@ -130,7 +126,7 @@ TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
 Examples load_text_split(const DataConfig& c, const std::string& split, int64_t max_samples,
                          const std::string& run_dir) {
   check_text_config(c);
-  LW_CHECK(max_samples >= 0, "--samples must be >= 0, got ", max_samples);
+  LW_CHECK(max_samples >= 0, "the sample limit must be >= 0, got ", max_samples);
   const auto codec = run_text_codec(c, run_dir, nullptr);
   auto examples = encode_split(c, codec, corpus_split(c, split));
   if (split != "test") examples = first(examples, split == "train" ? c.train_limit : c.val_limit);

@@ -6,40 +6,16 @@
 
 namespace layerwise::exit {
 
-std::string to_string(PolicyKind kind) {
-  switch (kind) {
-    case PolicyKind::confidence:
-      return "confidence";
-    case PolicyKind::entropy:
-      return "entropy";
-    case PolicyKind::patience:
-      return "patience";
-    case PolicyKind::depth:
-      return "depth";
-  }
-  return "?";
-}
-
-PolicyKind parse_policy(const std::string& name) {
-  if (name == "confidence") return PolicyKind::confidence;
-  if (name == "entropy") return PolicyKind::entropy;
-  if (name == "patience") return PolicyKind::patience;
-  if (name == "depth") return PolicyKind::depth;
-  throw Error(
-      str_cat("--policy '", name, "' is not known; use confidence, entropy, patience or depth"));
-}
-
 void validate(const ExitPolicy& p) {
   const double t = p.threshold;
   switch (p.kind) {
     case PolicyKind::confidence:
     case PolicyKind::entropy:
-      LW_CHECK(t >= 0 && t <= 1, "--threshold for ", to_string(p.kind), " must be in [0, 1], got ",
-               t);
+      LW_CHECK(t >= 0 && t <= 1, "the threshold of policy ", p.kind, " must be in [0, 1], got ", t);
       break;
     case PolicyKind::patience:
     case PolicyKind::depth:
-      LW_CHECK(t >= 1 && t == std::floor(t), "--threshold for ", to_string(p.kind),
+      LW_CHECK(t >= 1 && t == std::floor(t), "the threshold of policy ", p.kind,
                " must be a whole number of layers >= 1, got ", t);
       break;
   }

@@ -47,7 +47,7 @@ struct Outputs {
 class Runner {
  public:
   Runner(model::LayeredModel& model, const torch::Tensor& inputs, const ExitPolicy& policy,
-         analysis::HeadChoice heads, const analysis::EvalOptions& options, Schedule schedule)
+         inference::HeadChoice heads, const inference::InferenceOptions& options, Schedule schedule)
       : model_(model),
         inputs_(inputs),
         policy_(policy),
@@ -119,7 +119,7 @@ class Runner {
     rows.h = model_.block(layer, rows.h, rows.mask);  // (b, T, D)
     const auto z = model_.pool(rows.h, rows.mask);    // (b, D)
     const auto logits =
-        heads_ == analysis::HeadChoice::last ? model_.head(z) : model_.head_at(z, layer);
+        heads_ == inference::HeadChoice::last ? model_.head(z) : model_.head_at(z, layer);
     const auto leaving = should_exit(policy_, logits, layer, model_.n_layers(), rows.state);
     const auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
     Outputs::write(out_.predictions, rows.index, leaving, top_class);
@@ -135,8 +135,8 @@ class Runner {
   model::LayeredModel& model_;
   const torch::Tensor& inputs_;
   const ExitPolicy& policy_;
-  analysis::HeadChoice heads_;
-  const analysis::EvalOptions& options_;
+  inference::HeadChoice heads_;
+  const inference::InferenceOptions& options_;
   Schedule schedule_;
   std::vector<Rows> waiting_;  // [layer]: rows waiting to enter block `layer` (index 0 unused)
   int64_t next_input_ = 0;
@@ -145,27 +145,17 @@ class Runner {
 
 }  // namespace
 
-std::string to_string(Schedule schedule) {
-  return schedule == Schedule::batch ? "batch" : "stream";
-}
-
-Schedule parse_schedule(const std::string& name) {
-  if (name == "batch") return Schedule::batch;
-  if (name == "stream") return Schedule::stream;
-  throw Error(str_cat("schedule '", name, "' is not known; use batch or stream"));
-}
-
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
-                          const ExitPolicy& policy, analysis::HeadChoice heads,
-                          const analysis::EvalOptions& options, Schedule schedule) {
+                          const ExitPolicy& policy, inference::HeadChoice heads,
+                          const inference::InferenceOptions& options, Schedule schedule) {
   validate(policy);
   LW_CHECK(options.batch_size > 0, "batch size must be positive, got ", options.batch_size);
   LW_CHECK(policy.kind != PolicyKind::depth || policy.threshold <= double(model.n_layers()),
-           "--threshold for depth is ", policy.threshold, " but the model has ", model.n_layers(),
-           " layers");
+           "the depth policy's threshold is ", policy.threshold, " but the model has ",
+           model.n_layers(), " layers");
   LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
            model.config().arch, " predicts every token");
-  analysis::InferenceScope scope(model, options);
+  inference::InferenceScope scope(model, options);
   return Runner(model, inputs, policy, heads, options, schedule).run();
 }
 

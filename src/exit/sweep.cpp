@@ -87,7 +87,8 @@ std::vector<double> sweep_thresholds(PolicyKind kind, int64_t n_layers) {
 
 double calibrate_threshold(PolicyKind kind, const analysis::LayerPredictions& p, double max_drop) {
   LW_CHECK(max_drop >= 0 && max_drop < 1,
-           "--max-drop must be in [0, 1) (0.005 = half a point), got ", max_drop);
+           "the calibration's accuracy drop must be in [0, 1) (0.005 = half a point), got ",
+           max_drop);
   const int64_t n_layers = p.predictions.size(0);
   const double full = analysis::layer_accuracy(p)[n_layers - 1].item<double>();
   double best_threshold = std::numeric_limits<double>::quiet_NaN();

@@ -51,8 +51,8 @@ std::pair<double, double> paired_median_seconds(const torch::Device& device, int
 
 // The model as it would be served without early exit: every block, then the last head once.
 void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
-                const analysis::EvalOptions& options) {
-  analysis::InferenceScope scope(model, options);
+                const inference::InferenceOptions& options) {
+  inference::InferenceScope scope(model, options);
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     const auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size))
                        .to(options.device);
@@ -63,8 +63,8 @@ void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
 }  // namespace
 
 ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
-                           const ExitPolicy& policy, analysis::HeadChoice heads,
-                           const analysis::EvalOptions& options, Schedule schedule,
+                           const ExitPolicy& policy, inference::HeadChoice heads,
+                           const inference::InferenceOptions& options, Schedule schedule,
                            int64_t repeats) {
   LW_CHECK(inputs.size(0) > 0, "timing early exit: no samples");
   LW_CHECK(repeats >= 1, "timing early exit: repeats must be >= 1, got ", repeats);
@@ -86,7 +86,7 @@ ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inpu
 
 nlohmann::json to_json(const ExitTiming& t) {
   return {{"batch_size", t.batch_size},
-          {"schedule", to_string(t.schedule)},
+          {"schedule", enum_name(t.schedule)},
           {"device", t.device},
           {"samples", t.samples},
           {"early_exit_seconds", t.early_exit_seconds},

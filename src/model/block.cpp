@@ -32,7 +32,7 @@ MlpImpl::MlpImpl(const BlockConfig& config) : gelu_(config.gelu) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2(torch::gelu(fc1(x), gelu_ == "tanh" ? "tanh" : "none"));  // (B, T, D)
+  return fc2(torch::gelu(fc1(x), gelu_ == Gelu::tanh ? "tanh" : "none"));  // (B, T, D)
 }
 
 TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config)

@@ -69,10 +69,10 @@ class Fields {
   std::string source_;
 };
 
-std::string gelu_of(const Fields& f, const std::string& key) {
+Gelu gelu_of(const Fields& f, const std::string& key) {
   const auto act = f.get<std::string>(key);
-  if (act == "gelu") return "exact";
-  if (act == "gelu_new" || act == "gelu_pytorch_tanh") return "tanh";
+  if (act == "gelu") return Gelu::exact;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh") return Gelu::tanh;
   throw Error(str_cat(f.source(), ": ", key, " '", act,
                       "' is not supported; layerwise computes gelu, gelu_new and "
                       "gelu_pytorch_tanh"));
@@ -122,7 +122,7 @@ void read_bert_style_sizes(const Fields& f, ModelConfig& m) {
 
 void read_vision(const Fields& f, const Json& json, HfConfig& out) {
   auto& m = out.model;
-  m.arch = "vit";
+  m.arch = Arch::vit;
   read_bert_style_sizes(f, m);
   m.block.pre_norm = true;
   m.image_size = square_size(f, json, "image_size");
@@ -135,7 +135,7 @@ void read_vision(const Fields& f, const Json& json, HfConfig& out) {
 
 void read_bert(const Fields& f, HfConfig& out) {
   auto& m = out.model;
-  m.arch = "text_encoder";
+  m.arch = Arch::text_encoder;
   m.vocab_size = f.get<int64_t>("vocab_size");
   read_bert_style_sizes(f, m);
   m.block.pre_norm = false;
@@ -143,8 +143,8 @@ void read_bert(const Fields& f, HfConfig& out) {
   m.type_vocab_size = f.get<int64_t>("type_vocab_size", 2);
   m.pad_id = f.get<int64_t>("pad_token_id", 0);
   m.embed_norm = true;
-  m.head_input = "pooler";
-  m.pool = "cls";
+  m.head_input = HeadInput::pooler;
+  m.pool = Pooling::cls;
   const auto positions = f.get<std::string>("position_embedding_type", "absolute");
   LW_CHECK(positions == "absolute", f.source(), ": position_embedding_type '", positions,
            "' is not supported (layerwise has learned absolute positions)");
@@ -154,7 +154,7 @@ void read_bert(const Fields& f, HfConfig& out) {
 
 void read_gpt2(const Fields& f, HfConfig& out) {
   auto& m = out.model;
-  m.arch = "text_decoder";
+  m.arch = Arch::text_decoder;
   m.vocab_size = f.get<int64_t>("vocab_size");
   m.n_classes = m.vocab_size;
   m.block.d_model = f.get<int64_t>("n_embd");
@@ -267,22 +267,23 @@ HfFamily hf_family_for_export(const ModelConfig& c) {
   LW_CHECK(c.heads == HeadMode::shared,
            "export: a multi-head model's per-layer exit heads have no place in transformers' "
            "layouts; export a standard or aligned model");
-  if (c.arch == "vit") {
-    LW_CHECK(b.pre_norm && c.head_input == "norm" && c.pool == "cls",
+  if (c.arch == Arch::vit) {
+    LW_CHECK(b.pre_norm && c.head_input == HeadInput::norm && c.pool == Pooling::cls,
              "export: transformers' ViT reads the class token through the final LayerNorm of a "
              "pre-LN model; this model has pool '",
-             c.pool, "', head_input '", c.head_input, "', pre_norm ", b.pre_norm);
+             enum_name(c.pool), "', head_input '", enum_name(c.head_input), "', pre_norm ",
+             b.pre_norm);
     return c.distill_token ? HfFamily::deit : HfFamily::vit;
   }
-  if (c.arch == "text_encoder") {
-    LW_CHECK(!b.pre_norm && c.embed_norm && c.head_input == "pooler" && c.pool == "cls" &&
-                 c.type_vocab_size >= 1,
+  if (c.arch == Arch::text_encoder) {
+    LW_CHECK(!b.pre_norm && c.embed_norm && c.head_input == HeadInput::pooler &&
+                 c.pool == Pooling::cls && c.type_vocab_size >= 1,
              "export: text encoders export to BERT's layout, which needs BERT's form (post-LN, "
              "embedding LayerNorm, token types, tanh pooler on the first token): train with "
              "--preset bert-tiny, bert-small or bert-base");
     return HfFamily::bert;
   }
-  LW_CHECK(b.pre_norm && c.head_input == "norm" && c.tie_embeddings,
+  LW_CHECK(b.pre_norm && c.head_input == HeadInput::norm && c.tie_embeddings,
            "export: text decoders export to GPT-2's layout, whose output layer is the token "
            "embedding (no bias): train with --tie-embeddings");
   return HfFamily::gpt2;
@@ -292,7 +293,7 @@ Json hf_config_json(const ModelConfig& c, const std::vector<std::string>& class_
                     int64_t bos_id, int64_t eos_id) {
   const auto family = hf_family_for_export(c);
   const auto& b = c.block;
-  const std::string act = b.gelu == "tanh" ? "gelu_new" : "gelu";
+  const std::string act = b.gelu == Gelu::tanh ? "gelu_new" : "gelu";
   Json j;
   if (family == HfFamily::gpt2) {
     j = {{"architectures", {"GPT2LMHeadModel"}},

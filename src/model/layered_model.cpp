@@ -22,7 +22,7 @@ LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) {
 
 void LayeredModel::register_heads(const torch::Tensor& tied_weight) {
   const auto& b = config_.block;
-  if (config_.head_input == "pooler")
+  if (config_.head_input == HeadInput::pooler)
     pooler = register_module("pooler", torch::nn::Linear(b.d_model, b.d_model));
   else
     final_norm = register_module("final_norm", make_layer_norm(b.d_model, b.ln_eps));
@@ -66,8 +66,8 @@ torch::Tensor LayeredModel::forward(const torch::Tensor& input) {
 
 ModelPtr make_model(const ModelConfig& config) {
   validate(config);
-  if (config.arch == "text_encoder") return std::make_shared<TextEncoderImpl>(config);
-  if (config.arch == "text_decoder") return std::make_shared<TextDecoderImpl>(config);
+  if (config.arch == Arch::text_encoder) return std::make_shared<TextEncoderImpl>(config);
+  if (config.arch == Arch::text_decoder) return std::make_shared<TextDecoderImpl>(config);
   return std::make_shared<VitImpl>(config);
 }
 

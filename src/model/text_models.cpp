@@ -74,7 +74,7 @@ TextEncoderImpl::TextEncoderImpl(const ModelConfig& config) : TextTransformer(co
 }
 
 torch::Tensor TextEncoderImpl::pool(const torch::Tensor& h, const torch::Tensor& mask) {
-  if (config().pool == "cls") return h.select(1, 0);  // (B, D)
+  if (config().pool == Pooling::cls) return h.select(1, 0);  // (B, D)
   return masked_mean(h, mask);
 }
 

@@ -50,7 +50,7 @@ torch::Tensor VitImpl::block(int64_t layer, const torch::Tensor& h, const torch:
 }
 
 torch::Tensor VitImpl::pool(const torch::Tensor& h, const torch::Tensor&) {
-  if (config().pool == "mean")
+  if (config().pool == Pooling::mean)
     return h.slice(1, config().n_prefix_tokens()).mean(1);  // (B, D) over the patch tokens
   return h.select(1, 0);                                    // (B, D) the class token
 }

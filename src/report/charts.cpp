@@ -63,11 +63,12 @@ std::string colour_of(const Series& s, size_t i) {
 
 void open_svg(std::ostringstream& svg, const ChartOptions& options) {
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lw-chart\" width=\""
-      << fmt(options.width, 0) << "\" height=\"" << fmt(options.height, 0) << "\" viewBox=\"0 0 "
-      << fmt(options.width, 0) << ' ' << fmt(options.height, 0)
+      << format_number(options.width, 0) << "\" height=\"" << format_number(options.height, 0)
+      << "\" viewBox=\"0 0 " << format_number(options.width, 0) << ' '
+      << format_number(options.height, 0)
       << "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" << xml_escape(options.title)
       << "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n<text x=\""
-      << fmt(kLeft, 0) << "\" y=\"18\" font-size=\"13\" font-weight=\"bold\">"
+      << format_number(kLeft, 0) << "\" y=\"18\" font-size=\"13\" font-weight=\"bold\">"
       << xml_escape(options.title) << "</text>\n";
 }
 
@@ -81,10 +82,11 @@ double legend(std::ostringstream& svg, const std::vector<Series>& series, double
       x = kLeft;
       y += kLegendRow;
     }
-    svg << "<line x1=\"" << fmt(x) << "\" y1=\"" << fmt(y - 4) << "\" x2=\"" << fmt(x + 18)
-        << "\" y2=\"" << fmt(y - 4) << "\" stroke=\"" << colour_of(series[i], i)
-        << "\" stroke-width=\"3\"" << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "")
-        << "/>\n<text x=\"" << fmt(x + 22) << "\" y=\"" << fmt(y) << "\">"
+    svg << "<line x1=\"" << format_number(x) << "\" y1=\"" << format_number(y - 4) << "\" x2=\""
+        << format_number(x + 18) << "\" y2=\"" << format_number(y - 4) << "\" stroke=\""
+        << colour_of(series[i], i) << "\" stroke-width=\"3\""
+        << (series[i].dashed ? " stroke-dasharray=\"5 3\"" : "") << "/>\n<text x=\""
+        << format_number(x + 22) << "\" y=\"" << format_number(y) << "\">"
         << xml_escape(series[i].name) << "</text>\n";
     x += entry;
   }
@@ -95,10 +97,11 @@ double legend(std::ostringstream& svg, const std::vector<Series>& series, double
 void axes(std::ostringstream& svg, const Frame& f, const ChartOptions& options, bool x_ticks) {
   svg << "<g class=\"axes\" stroke=\"#999\">\n";
   for (double t : nice_ticks(f.y.low, f.y.high)) {
-    svg << "<line x1=\"" << fmt(f.left()) << "\" y1=\"" << fmt(f.py(t)) << "\" x2=\""
-        << fmt(f.right()) << "\" y2=\"" << fmt(f.py(t)) << "\" stroke=\"#e4e4e4\"/>\n<text x=\""
-        << fmt(f.left() - 5) << "\" y=\"" << fmt(f.py(t) + 4)
-        << "\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">" << tick_label(t) << "</text>\n";
+    svg << "<line x1=\"" << format_number(f.left()) << "\" y1=\"" << format_number(f.py(t))
+        << "\" x2=\"" << format_number(f.right()) << "\" y2=\"" << format_number(f.py(t))
+        << "\" stroke=\"#e4e4e4\"/>\n<text x=\"" << format_number(f.left() - 5) << "\" y=\""
+        << format_number(f.py(t) + 4) << "\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">"
+        << tick_label(t) << "</text>\n";
   }
   if (x_ticks) {
     auto ticks = nice_ticks(f.x.low, f.x.high);
@@ -114,18 +117,20 @@ void axes(std::ostringstream& svg, const Frame& f, const ChartOptions& options, 
       }
     }
     for (double t : ticks)
-      svg << "<line x1=\"" << fmt(f.px(t)) << "\" y1=\"" << fmt(f.bottom()) << "\" x2=\""
-          << fmt(f.px(t)) << "\" y2=\"" << fmt(f.bottom() + 4) << "\"/>\n<text x=\"" << fmt(f.px(t))
-          << "\" y=\"" << fmt(f.bottom() + 16)
+      svg << "<line x1=\"" << format_number(f.px(t)) << "\" y1=\"" << format_number(f.bottom())
+          << "\" x2=\"" << format_number(f.px(t)) << "\" y2=\"" << format_number(f.bottom() + 4)
+          << "\"/>\n<text x=\"" << format_number(f.px(t)) << "\" y=\""
+          << format_number(f.bottom() + 16)
           << "\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">" << tick_label(t)
           << "</text>\n";
   }
-  svg << "<rect x=\"" << fmt(f.left()) << "\" y=\"" << fmt(f.top()) << "\" width=\""
-      << fmt(f.right() - f.left()) << "\" height=\"" << fmt(f.bottom() - f.top())
-      << "\" fill=\"none\"/>\n</g>\n";
-  svg << "<text x=\"" << fmt((f.left() + f.right()) / 2) << "\" y=\"" << fmt(f.height - 10)
-      << "\" text-anchor=\"middle\">" << xml_escape(options.x_label) << "</text>\n";
-  svg << "<text transform=\"translate(14 " << fmt((f.top() + f.bottom()) / 2)
+  svg << "<rect x=\"" << format_number(f.left()) << "\" y=\"" << format_number(f.top())
+      << "\" width=\"" << format_number(f.right() - f.left()) << "\" height=\""
+      << format_number(f.bottom() - f.top()) << "\" fill=\"none\"/>\n</g>\n";
+  svg << "<text x=\"" << format_number((f.left() + f.right()) / 2) << "\" y=\""
+      << format_number(f.height - 10) << "\" text-anchor=\"middle\">" << xml_escape(options.x_label)
+      << "</text>\n";
+  svg << "<text transform=\"translate(14 " << format_number((f.top() + f.bottom()) / 2)
       << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(options.y_label) << "</text>\n";
 }
 
@@ -189,7 +194,8 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
         pen_down = false;
         continue;
       }
-      svg << (pen_down ? " L" : " M") << fmt(f.px(s.x[i])) << ' ' << fmt(f.py(s.y[i]));
+      svg << (pen_down ? " L" : " M") << format_number(f.px(s.x[i])) << ' '
+          << format_number(f.py(s.y[i]));
       pen_down = true;
     }
     svg << "\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\""
@@ -197,19 +203,20 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
     if (s.markers)
       for (size_t i = 0; i < s.x.size(); ++i)
         if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
-          svg << "<circle cx=\"" << fmt(f.px(s.x[i])) << "\" cy=\"" << fmt(f.py(s.y[i]))
-              << "\" r=\"2.5\" fill=\"" << colour << "\"><title>" << xml_escape(s.name) << ": "
-              << tick_label(s.x[i]) << ", " << fmt(s.y[i], 4) << "</title></circle>\n";
+          svg << "<circle cx=\"" << format_number(f.px(s.x[i])) << "\" cy=\""
+              << format_number(f.py(s.y[i])) << "\" r=\"2.5\" fill=\"" << colour << "\"><title>"
+              << xml_escape(s.name) << ": " << tick_label(s.x[i]) << ", "
+              << format_number(s.y[i], 4) << "</title></circle>\n";
     svg << "</g>\n";
   }
   for (const auto& m : options.markers) {
     if (!std::isfinite(m.x) || !std::isfinite(m.y)) continue;  // nothing to point at
     const auto colour = m.colour.empty() ? "#000" : m.colour;
-    svg << "<g class=\"marker\"><circle cx=\"" << fmt(f.px(m.x)) << "\" cy=\"" << fmt(f.py(m.y))
-        << "\" r=\"6\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"><title>"
-        << xml_escape(m.label) << "</title></circle><text x=\"" << fmt(f.px(m.x) + 8) << "\" y=\""
-        << fmt(f.py(m.y) - 8) << "\" fill=\"" << colour << "\">" << xml_escape(m.label)
-        << "</text></g>\n";
+    svg << "<g class=\"marker\"><circle cx=\"" << format_number(f.px(m.x)) << "\" cy=\""
+        << format_number(f.py(m.y)) << "\" r=\"6\" fill=\"none\" stroke=\"" << colour
+        << "\" stroke-width=\"2\"><title>" << xml_escape(m.label) << "</title></circle><text x=\""
+        << format_number(f.px(m.x) + 8) << "\" y=\"" << format_number(f.py(m.y) - 8) << "\" fill=\""
+        << colour << "\">" << xml_escape(m.label) << "</text></g>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -236,8 +243,9 @@ std::string bar_chart_svg(const std::vector<std::string>& categories,
   const size_t label_step = std::max<size_t>(1, size_t(std::ceil(18.0 / group)));
   for (size_t i = 0; i < categories.size(); ++i)
     if (i % label_step == 0)
-      svg << "<text x=\"" << fmt(f.left() + group * (i + 0.5)) << "\" y=\"" << fmt(f.bottom() + 16)
-          << "\" text-anchor=\"middle\">" << xml_escape(categories[i]) << "</text>\n";
+      svg << "<text x=\"" << format_number(f.left() + group * (i + 0.5)) << "\" y=\""
+          << format_number(f.bottom() + 16) << "\" text-anchor=\"middle\">"
+          << xml_escape(categories[i]) << "</text>\n";
   for (size_t k = 0; k < series.size(); ++k) {
     svg << "<g class=\"series\" data-name=\"" << xml_escape(series[k].name) << "\" fill=\""
         << colour_of(series[k], k) << "\">\n";
@@ -246,9 +254,9 @@ std::string bar_chart_svg(const std::vector<std::string>& categories,
       if (!std::isfinite(v)) continue;
       const double x = f.left() + group * i + 0.1 * group + bar * k;
       const double top = f.py(std::max(v, 0.0)), base = f.py(std::min(v, 0.0));
-      svg << "<rect x=\"" << fmt(x) << "\" y=\"" << fmt(top) << "\" width=\"" << fmt(bar)
-          << "\" height=\"" << fmt(std::max(base - top, 0.0)) << "\"><title>"
-          << xml_escape(series[k].name) << ", " << xml_escape(categories[i]) << ": "
+      svg << "<rect x=\"" << format_number(x) << "\" y=\"" << format_number(top) << "\" width=\""
+          << format_number(bar) << "\" height=\"" << format_number(std::max(base - top, 0.0))
+          << "\"><title>" << xml_escape(series[k].name) << ", " << xml_escape(categories[i]) << ": "
           << tick_label(v) << "</title></rect>\n";
     }
     svg << "</g>\n";

@@ -14,6 +14,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/version.h"
 #include "layerwise/report/charts.h"
 #include "layerwise/report/page_parts.h"
@@ -97,13 +98,14 @@ class ReportBuilder {
       const auto& m = r.config.value("model", json::object());
       const auto& t = r.config.value("train", json::object());
       const auto& d = r.config.value("data", json::object());
-      rows.push_back({r.name, cell(r.config.value("objective", json())),
-                      cell(m.value("arch", json())), cell(m.value("n_layers", json())),
-                      cell(m.value("d_model", json())), cell(m.value("n_heads", json())),
-                      cell(m.value("pool", json())), cell(d.value("dataset", json())),
-                      cell(t.value("epochs", json())), cell(t.value("batch_size", json())),
-                      cell(t.value("lr", json())), cell(t.value("weight_decay", json())),
-                      cell(t.value("augment", json())),
+      rows.push_back({r.name, json_cell(r.config.value("objective", json())),
+                      json_cell(m.value("arch", json())), json_cell(m.value("n_layers", json())),
+                      json_cell(m.value("d_model", json())), json_cell(m.value("n_heads", json())),
+                      json_cell(m.value("pool", json())), json_cell(d.value("dataset", json())),
+                      json_cell(t.value("epochs", json())),
+                      json_cell(t.value("batch_size", json())), json_cell(t.value("lr", json())),
+                      json_cell(t.value("weight_decay", json())),
+                      json_cell(t.value("augment", json())),
                       r.eval.is_null() ? "" : percent(r.eval.value("final_accuracy", json()))});
     }
     return "<section id=\"runs\"><h2>Runs</h2>\n" +
@@ -122,7 +124,7 @@ class ReportBuilder {
         steps.push_back(number(line, "step"));
         values.push_back(number(line, "loss"));
       }
-      auto [x, y] = thin(steps, values, 300);
+      auto [x, y] = downsample_series(steps, values, 300);
       loss.push_back({r.name, x, y, palette(k), false, false});
       Series v{r.name, {}, {}, palette(k)};
       for (const auto& line : r.val_log) {
@@ -232,14 +234,14 @@ class ReportBuilder {
     std::vector<std::vector<std::string>> rows;
     for (size_t l = 0; l < max_layers; ++l) {
       std::vector<std::string> row = {std::to_string(l + 1)};
-      for (const auto& c : columns) row.push_back(l < c.size() ? fmt(c[l], 2) : "");
+      for (const auto& c : columns) row.push_back(l < c.size() ? format_number(c[l], 2) : "");
       rows.push_back(row);
     }
     std::vector<std::string> depth_row = {"minimal depth"}, saturation_row = {"mean saturation"};
     for (const auto& r : runs_) {
       if (r.eval.is_null()) continue;
-      depth_row.push_back(cell(r.eval.value("minimal_depth", json())));
-      saturation_row.push_back(fmt(number(r.eval, "mean_saturation_layer"), 2));
+      depth_row.push_back(json_cell(r.eval.value("minimal_depth", json())));
+      saturation_row.push_back(format_number(number(r.eval, "mean_saturation_layer"), 2));
       if (r.eval.contains("last_head")) {
         depth_row.push_back("");
         saturation_row.push_back("");
@@ -316,7 +318,7 @@ class ReportBuilder {
       std::vector<std::string> row = {run.name};
       const auto correlations = run.similarity.value("correlation_with_cos", json::object());
       for (size_t c = 1; c < headers.size(); ++c)
-        row.push_back(fmt(number(correlations, headers[c].c_str()), 3));
+        row.push_back(format_number(number(correlations, headers[c].c_str()), 3));
       rows.push_back(row);
     }
     html +=
@@ -341,7 +343,7 @@ class ReportBuilder {
         h.high = high;
         html += figure("heatmap_" + run.name + "_" + metric,
                        run.name + ", " + metric + " between every pair of layers (" +
-                           cell(run.similarity.value("n_samples", json())) +
+                           json_cell(run.similarity.value("n_samples", json())) +
                            " samples; one colour scale for every run).",
                        heatmap_svg(m.values, m.rows, m.cols, h));
       }
@@ -379,16 +381,19 @@ class ReportBuilder {
       curves.push_back(s);
       const auto& c = e.at("chosen");
       o.markers.push_back({number(c, "speedup_layers"), 100 * number(c, "accuracy"),
-                           "t = " + cell(c.at("threshold")), palette(k)});
-      chosen_rows.push_back(
-          {runs_[k].name, e.value("policy", ""), cell(c.at("threshold")), percent(c.at("accuracy")),
-           percent(e.at("full_accuracy")), fmt(number(c, "mean_exit_layer"), 2),
-           fmt(number(c, "speedup_layers"), 2), fmt(number(c, "flops_ratio"), 3)});
+                           "t = " + json_cell(c.at("threshold")), palette(k)});
+      chosen_rows.push_back({runs_[k].name, e.value("policy", ""), json_cell(c.at("threshold")),
+                             percent(c.at("accuracy")), percent(e.at("full_accuracy")),
+                             format_number(number(c, "mean_exit_layer"), 2),
+                             format_number(number(c, "speedup_layers"), 2),
+                             format_number(number(c, "flops_ratio"), 3)});
       for (const auto& t : c.value("timing", json::array()))
-        timing_rows.push_back(
-            {runs_[k].name, cell(t.value("device", json())), cell(t.value("batch_size", json())),
-             cell(t.value("schedule", json("batch"))), fmt(number(t, "speedup_layers"), 2),
-             fmt(number(t, "speedup_wall"), 2), fmt(100 * number(t, "efficiency"), 0)});
+        timing_rows.push_back({runs_[k].name, json_cell(t.value("device", json())),
+                               json_cell(t.value("batch_size", json())),
+                               json_cell(t.value("schedule", json("batch"))),
+                               format_number(number(t, "speedup_layers"), 2),
+                               format_number(number(t, "speedup_wall"), 2),
+                               format_number(100 * number(t, "efficiency"), 0)});
     }
     if (curves.empty()) return html + none("an exit.json (run layerwise exit)") + "</section>\n";
     html += "<div class=\"grid\">\n" +
@@ -412,9 +417,11 @@ class ReportBuilder {
     std::string html = "<section id=\"files\"><h2>Files</h2>\n<ul>\n";
     for (const auto& r : runs_) {
       html += "<li>" + xml_escape(r.name) + ":";
-      for (const char* file : {"config.json", "metrics.jsonl", "eval.json", "similarity.json",
-                               "exit.json", "cos.csv", "cka_linear.csv", "model.safetensors"}) {
-        const auto a = link(r, file);
+      const RunDir dir(r.dir);
+      for (const auto& path :
+           {dir.config(), dir.metrics(), dir.eval(), dir.similarity(), dir.exit(),
+            dir.file("cos.csv"), dir.file("cka_linear.csv"), dir.model()}) {
+        const auto a = link(r, path.substr(dir.path().size() + 1));
         if (!a.empty()) html += " " + a;
       }
       html += "</li>\n";

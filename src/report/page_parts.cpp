@@ -12,7 +12,7 @@ namespace layerwise::report {
 
 using nlohmann::json;
 
-std::string fmt(double value, int digits) {
+std::string format_number(double value, int digits) {
   if (!std::isfinite(value)) return "n/a";
   char buffer[40];
   std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
@@ -20,14 +20,14 @@ std::string fmt(double value, int digits) {
 }
 
 std::string percent(const json& value) {
-  return value.is_number() ? fmt(100 * value.get<double>(), 2) : "";
+  return value.is_number() ? format_number(100 * value.get<double>(), 2) : "";
 }
 
 // A string for a table cell from any JSON scalar.
-std::string cell(const json& value) {
+std::string json_cell(const json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) return fmt(value.get<double>(), 4);
+  if (value.is_number_float()) return format_number(value.get<double>(), 4);
   return value.dump();
 }
 
@@ -104,9 +104,9 @@ std::string table(const std::vector<std::string>& headers,
 }
 
 // Averages of consecutive points, so that a long training log draws as at most `points` points.
-std::pair<std::vector<double>, std::vector<double>> thin(const std::vector<double>& x,
-                                                         const std::vector<double>& y,
-                                                         size_t points) {
+std::pair<std::vector<double>, std::vector<double>> downsample_series(const std::vector<double>& x,
+                                                                      const std::vector<double>& y,
+                                                                      size_t points) {
   if (x.size() <= points) return {x, y};
   const size_t per = (x.size() + points - 1) / points;
   std::vector<double> tx, ty;

@@ -5,6 +5,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 
 namespace layerwise::report {
 
@@ -27,13 +28,14 @@ json read_json_if_present(const std::string& path) {
 RunFiles read_run_files(const std::string& dir) {
   RunFiles run;
   run.dir = dir;
-  LW_CHECK(file_exists(dir + "/config.json"), dir,
+  const RunDir files(dir);
+  LW_CHECK(files.has_config(), dir,
            ": not a run folder (no config.json; make one with layerwise train)");
-  run.config = read_json_if_present(dir + "/config.json");
-  run.eval = read_json_if_present(dir + "/eval.json");
-  run.similarity = read_json_if_present(dir + "/similarity.json");
-  run.exit = read_json_if_present(dir + "/exit.json");
-  const std::string metrics = dir + "/metrics.jsonl";
+  run.config = read_json_if_present(files.config());
+  run.eval = read_json_if_present(files.eval());
+  run.similarity = read_json_if_present(files.similarity());
+  run.exit = read_json_if_present(files.exit());
+  const std::string metrics = files.metrics();
   if (file_exists(metrics)) {
     std::ifstream in(metrics);
     std::string line;

@@ -7,59 +7,41 @@
 
 namespace layerwise::train {
 
-std::string to_string(Objective objective) {
-  switch (objective) {
-    case Objective::standard:
-      return "standard";
-    case Objective::aligned:
-      return "aligned";
-    case Objective::multihead:
-      return "multihead";
-  }
-  return "?";
-}
-
-Objective parse_objective(const std::string& name) {
-  if (name == "standard") return Objective::standard;
-  if (name == "aligned") return Objective::aligned;
-  if (name == "multihead") return Objective::multihead;
-  throw Error(str_cat("objective '", name, "' is not known; use standard, aligned or multihead"));
-}
-
 model::HeadMode head_mode_for(Objective objective) {
   return objective == Objective::multihead ? model::HeadMode::per_layer : model::HeadMode::shared;
 }
 
-std::vector<double> layer_weights(const std::string& scheme, int64_t n_layers,
+std::vector<double> layer_weights(LayerWeighting scheme, int64_t n_layers,
                                   const std::vector<double>& custom) {
   LW_CHECK(n_layers >= 1, "layer weights need at least one layer, got ", n_layers);
   std::vector<double> w(n_layers);
-  if (scheme == "linear") {
-    for (int64_t l = 1; l <= n_layers; ++l) w[l - 1] = 2.0 * l / double(n_layers * (n_layers + 1));
-  } else if (scheme == "uniform") {
-    for (auto& x : w) x = 1.0 / double(n_layers);
-  } else if (scheme == "custom") {
-    LW_CHECK(int64_t(custom.size()) == n_layers, "--layer-weights has ", custom.size(),
-             " values; the model has ", n_layers, " layers");
-    double sum = 0;
-    for (double x : custom) {
-      LW_CHECK(x >= 0 && std::isfinite(x), "--layer-weights must be finite and >= 0, got ", x);
-      sum += x;
-    }
-    LW_CHECK(sum > 0, "--layer-weights are all zero");
-    w = custom;
-  } else {
-    throw Error(str_cat("layer weighting '", scheme, "' is not known; use linear, uniform or a ",
-                        "comma-separated list of numbers"));
+  switch (scheme) {
+    case LayerWeighting::linear:
+      for (int64_t l = 1; l <= n_layers; ++l)
+        w[l - 1] = 2.0 * l / double(n_layers * (n_layers + 1));
+      return w;
+    case LayerWeighting::uniform:
+      for (auto& x : w) x = 1.0 / double(n_layers);
+      return w;
+    case LayerWeighting::custom:
+      break;
   }
-  return w;
+  LW_CHECK(int64_t(custom.size()) == n_layers, "train.layer_weights has ", custom.size(),
+           " values; the model has ", n_layers, " layers");
+  double sum = 0;
+  for (double x : custom) {
+    LW_CHECK(x >= 0 && std::isfinite(x), "train.layer_weights must be finite and >= 0, got ", x);
+    sum += x;
+  }
+  LW_CHECK(sum > 0, "train.layer_weights are all zero");
+  return custom;
 }
 
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& weights, const torch::Tensor& input,
                                const torch::Tensor& labels, double label_smoothing) {
-  LW_CHECK(label_smoothing >= 0 && label_smoothing < 1, "--label-smoothing must be in [0, 1), got ",
-           label_smoothing);
+  LW_CHECK(label_smoothing >= 0 && label_smoothing < 1,
+           "train.label_smoothing must be in [0, 1), got ", label_smoothing);
   const int64_t n_layers = model.n_layers();
   const auto mask = model.token_mask(input);        // (B, T) or undefined
   const auto hidden = model.forward_layers(input);  // L + 1 of (B, T, D)

@@ -5,7 +5,9 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/data/hf_image_processor.h"
+#include "layerwise/data/text_codec.h"
 #include "layerwise/model/hf_checkpoint.h"
 #include "layerwise/model/weights.h"
 #include "layerwise/train/checkpoint.h"
@@ -16,11 +18,11 @@ namespace layerwise::train {
 namespace {
 
 bool is_run_dir(const std::string& path) {
-  return file_exists(path + "/config.json") && file_exists(path + "/trainer_state.json");
+  return RunDir(path).is_run();
 }
 
 void check_folder(const std::string& path) {
-  LW_CHECK(is_run_dir(path) || model::is_hf_checkpoint_dir(path), "--init '", path,
+  LW_CHECK(is_run_dir(path) || model::is_hf_checkpoint_dir(path), "train.init '", path,
            "' is neither a layerwise run folder (config.json + trainer_state.json) nor a Hugging ",
            "Face checkpoint folder (config.json with a model_type)");
 }
@@ -33,19 +35,22 @@ model::ModelConfig pretrained_model_config(const std::string& path) {
   return model::read_hf_config(path).model;
 }
 
-std::string pretrained_tokenizer(const std::string& path) {
-  if (!pretrained_model_config(path).is_text()) return "";
+data::TokenizerKind pretrained_tokenizer(const std::string& path) {
+  LW_CHECK(pretrained_model_config(path).is_text(), path, " is not a text model: no tokenizer");
   if (is_run_dir(path)) return read_run_config(path).data.tokenizer;
-  return model::read_hf_config(path).family == model::HfFamily::bert ? "wordpiece" : "gpt2";
+  return model::read_hf_config(path).family == model::HfFamily::bert
+             ? data::TokenizerKind::wordpiece
+             : data::TokenizerKind::gpt2;
 }
 
 void copy_tokenizer_files(const std::string& path, const std::string& run_dir) {
-  std::vector<std::string> names = {"vocab.txt", "tokenizer_config.json", "vocab.json",
-                                    "merges.txt"};
-  if (is_run_dir(path)) names.push_back("tokenizer.json");  // layerwise's own (not HF's file)
+  const RunDir from(path), to(run_dir);
+  std::vector<std::string> names;
+  for (auto kind : {data::TokenizerKind::wordpiece, data::TokenizerKind::gpt2})
+    for (const auto& name : data::hf_tokenizer_files(kind)) names.push_back(name);
+  if (from.is_run()) names.push_back("tokenizer.json");  // layerwise's own (not HF's file)
   for (const auto& name : names)
-    if (file_exists(path + "/" + name))
-      write_file_atomic(run_dir + "/" + name, read_file(path + "/" + name));
+    if (file_exists(from.file(name))) write_file_atomic(to.file(name), read_file(from.file(name)));
 }
 
 bool pretrained_normalization(const std::string& path, double& mean, double& std) {
@@ -90,8 +95,8 @@ std::string copy_pretrained(model::LayeredModel& source, model::LayeredModel& ta
       fresh.push_back(name);
       continue;
     }
-    LW_CHECK(it != from.end(), "--init: the pretrained model has no tensor '", name, "'");
-    LW_CHECK(usable, "--init: tensor '", name, "' has shape ", it->second.sizes(),
+    LW_CHECK(it != from.end(), "train.init: the pretrained model has no tensor '", name, "'");
+    LW_CHECK(usable, "train.init: tensor '", name, "' has shape ", it->second.sizes(),
              " in the pretrained model, ", tensor.sizes(), " here");
     tensor.copy_(it->second.to(tensor.device()));
   }

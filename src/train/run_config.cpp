@@ -1,96 +1,37 @@
 #include "layerwise/train/run_config.h"
 
-#include <set>
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/version.h"
+#include "layerwise/train/pretrained.h"
 
 namespace layerwise::train {
 
 void validate(const TrainConfig& c) {
-  LW_CHECK(c.epochs >= 1, "--epochs must be >= 1, got ", c.epochs);
-  LW_CHECK(c.batch_size >= 1, "--batch-size must be >= 1, got ", c.batch_size);
-  LW_CHECK(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr,
-           "--lr must be > 0 and --min-lr in [0, lr],", " got lr ", c.lr, ", min_lr ", c.min_lr);
-  LW_CHECK(c.warmup_epochs >= 0, "--warmup-epochs must be >= 0, got ", c.warmup_epochs);
-  LW_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got ", c.weight_decay);
-  LW_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1,
-           "AdamW betas must be in [0, 1), got ", c.beta1, ", ", c.beta2);
-  LW_CHECK(c.clip_norm >= 0, "--clip-norm must be >= 0, got ", c.clip_norm);
-  LW_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1,
-           "--label-smoothing must be in [0, 1), got ", c.label_smoothing);
-  LW_CHECK(c.augment == "shift_flip" || c.augment == "flip" || c.augment == "none", "--augment '",
-           c.augment, "' is not known; use none, flip or shift_flip");
-  LW_CHECK(
-      c.eval_every >= 0 && c.checkpoint_every >= 0 && c.log_every >= 1 && c.eval_batch_size >= 1,
-      "--eval-every and --checkpoint-every must be >= 0, --log-every >= 1");
+  check_fields(c, "train");
+  LW_CHECK(c.min_lr <= c.lr, "train.min_lr must not exceed train.lr, got ", c.min_lr, " and ",
+           c.lr);
+  LW_CHECK(c.layer_weighting == LayerWeighting::custom || c.layer_weights.empty(),
+           "train.layer_weights are given but train.layer_weighting is ", c.layer_weighting,
+           "; set it to custom");
 }
 
 nlohmann::json to_json(const TrainConfig& c) {
-  return {{"objective", to_string(c.objective)},
-          {"layer_weighting", c.layer_weighting},
-          {"layer_weights", c.layer_weights},
-          {"epochs", c.epochs},
-          {"batch_size", c.batch_size},
-          {"lr", c.lr},
-          {"min_lr", c.min_lr},
-          {"warmup_epochs", c.warmup_epochs},
-          {"weight_decay", c.weight_decay},
-          {"beta1", c.beta1},
-          {"beta2", c.beta2},
-          {"clip_norm", c.clip_norm},
-          {"label_smoothing", c.label_smoothing},
-          {"augment", c.augment},
-          {"seed", c.seed},
-          {"eval_every", c.eval_every},
-          {"checkpoint_every", c.checkpoint_every},
-          {"log_every", c.log_every},
-          {"eval_batch_size", c.eval_batch_size},
-          {"device", c.device},
-          {"bf16", c.bf16},
-          {"init", c.init},
-          {"fresh_head", c.fresh_head}};
+  return fields_to_json(c);
 }
 
 TrainConfig train_config_from_json(const nlohmann::json& j, TrainConfig c) {
-  LW_CHECK(j.is_object(), "train config must be a JSON object");
-  const auto known = to_json(c);
-  for (const auto& item : j.items())
-    LW_CHECK(known.contains(item.key()), "train config: unknown field '", item.key(), "'");
-  try {
-    if (j.contains("objective"))
-      c.objective = parse_objective(j.at("objective").get<std::string>());
-    c.layer_weighting = j.value("layer_weighting", c.layer_weighting);
-    c.layer_weights = j.value("layer_weights", c.layer_weights);
-    c.epochs = j.value("epochs", c.epochs);
-    c.batch_size = j.value("batch_size", c.batch_size);
-    c.lr = j.value("lr", c.lr);
-    c.min_lr = j.value("min_lr", c.min_lr);
-    c.warmup_epochs = j.value("warmup_epochs", c.warmup_epochs);
-    c.weight_decay = j.value("weight_decay", c.weight_decay);
-    c.beta1 = j.value("beta1", c.beta1);
-    c.beta2 = j.value("beta2", c.beta2);
-    c.clip_norm = j.value("clip_norm", c.clip_norm);
-    c.label_smoothing = j.value("label_smoothing", c.label_smoothing);
-    c.augment = j.value("augment", c.augment);
-    c.seed = j.value("seed", c.seed);
-    c.eval_every = j.value("eval_every", c.eval_every);
-    c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
-    c.log_every = j.value("log_every", c.log_every);
-    c.eval_batch_size = j.value("eval_batch_size", c.eval_batch_size);
-    c.device = j.value("device", c.device);
-    c.bf16 = j.value("bf16", c.bf16);
-    c.init = j.value("init", c.init);
-    c.fresh_head = j.value("fresh_head", c.fresh_head);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str_cat("train config: ", e.what()));
-  }
+  fields_from_json(c, j, "train");
   return c;
 }
 
 nlohmann::json to_json(const RunConfig& c) {
-  return {{"objective", to_string(c.train.objective)},
+  return {{"objective", enum_name(c.train.objective)},
           {"model", model::to_json(c.model)},
           {"train", to_json(c.train)},
           {"data", data::to_json(c.data)},
@@ -104,16 +45,123 @@ RunConfig run_config_from_json(const nlohmann::json& j) {
   c.model = model::model_config_from_json(j.at("model"));
   c.train = train_config_from_json(j.at("train"));
   c.data = data::data_config_from_json(j.at("data"));
-  LW_CHECK(!j.contains("objective") || j.at("objective") == to_string(c.train.objective),
+  LW_CHECK(!j.contains("objective") || j.at("objective") == enum_name(c.train.objective),
            "run config: objective ", j.at("objective"), " differs from train.objective");
   LW_CHECK(c.model.heads == head_mode_for(c.train.objective), "run config: objective ",
-           to_string(c.train.objective), " needs model heads ",
-           model::to_string(head_mode_for(c.train.objective)));
+           c.train.objective, " needs model heads ", head_mode_for(c.train.objective));
   return c;
 }
 
+namespace {
+
+const char* const kSections[] = {"model", "train", "data"};
+
+// A config file's sections over `c`: a model preset by name or model settings, train, data.
+// Returns the file's own sections (empty objects where it has none).
+void apply_config_file(const RunConfigSources& s, RunConfig& c) {
+  const auto& f = s.file;
+  try {
+    LW_CHECK(f.is_object(), "a config file holds a JSON object with model, train and data");
+    for (const auto& item : f.items())  // a run's config.json also holds objective and version
+      LW_CHECK(item.key() == "objective" || item.key() == "version" ||
+                   std::count(std::begin(kSections), std::end(kSections), item.key()),
+               "unknown section '", item.key(), "'; a config file holds model, train and data");
+    if (f.contains("model") && s.preset.empty())
+      c.model = f["model"].is_string() ? model::model_preset(f["model"].get<std::string>())
+                                       : model::model_config_from_json(f["model"]);
+    if (f.contains("train")) c.train = train_config_from_json(f["train"]);
+    if (f.contains("data")) c.data = data::data_config_from_json(f["data"]);
+  } catch (const Error& e) {
+    throw Error(str_cat(s.file_name, ": ", e.what()));
+  }
+}
+
+// True when the file or the settings set `section.name` explicitly.
+bool given(const RunConfigSources& s, const char* section, const char* name) {
+  const auto in = [&](const nlohmann::json& j) {
+    return j.is_object() && j.contains(section) && j[section].is_object() &&
+           j[section].contains(name);
+  };
+  return in(s.file) || in(s.settings);
+}
+
+// A model to start from: its architecture (only dropout may change) and pixel normalization.
+void start_from_init(const RunConfigSources& s, RunConfig& c) {
+  LW_CHECK(s.preset.empty(), "a model preset cannot change the architecture of the train.init ",
+           "model '", s.init, "'");
+  if (s.settings.contains("model"))
+    for (const auto& item : s.settings["model"].items())
+      LW_CHECK(item.key() == "dropout", "model.", item.key(),
+               " cannot change the architecture of the train.init model '", s.init, "'");
+  c.model = pretrained_model_config(s.init);
+  c.train.init = std::filesystem::absolute(s.init).lexically_normal().string();  // resumable
+  // Pixels normalized as the model was trained, unless the file set them.
+  if (c.data.mean == 0 && c.data.std == 0)
+    pretrained_normalization(s.init, c.data.mean, c.data.std);
+}
+
+// Text models read text: spam-assassin unless a text dataset is set, the task their architecture
+// learns, no image augmentation, sequences as long as the model's unless set shorter.
+void apply_text_defaults(const RunConfigSources& s, RunConfig& c) {
+  if (!c.data.is_text()) c.data.dataset = data::Dataset::spam_assassin;
+  c.data.task = c.model.arch == model::Arch::text_decoder ? data::Task::lm : data::Task::classify;
+  if (!given(s, "train", "augment")) c.train.augment = Augment::none;
+  const bool max_len_given = given(s, "data", "max_len");
+  if (max_len_given && c.train.init.empty()) c.model.max_len = c.data.max_len;
+  c.data.max_len = max_len_given ? std::min(c.model.max_len, c.data.max_len) : c.model.max_len;
+  if (!c.train.init.empty()) {  // the ids the model learned
+    LW_CHECK(!given(s, "data", "tokenizer"), "data.tokenizer: a model started from train.init ",
+             "keeps its tokenizer");
+    c.data.tokenizer = pretrained_tokenizer(c.train.init);
+  }
+}
+
+}  // namespace
+
+RunConfig resolve_run_config(const RunConfigSources& s) {
+  LW_CHECK(s.settings.is_object(), "settings must be a JSON object");
+  for (const auto& item : s.settings.items())
+    LW_CHECK(std::count(std::begin(kSections), std::end(kSections), item.key()),
+             "unknown settings section '", item.key(), "'; use model, train or data");
+  RunConfig c;
+  c.model = model::model_preset(s.preset.empty() ? "small" : s.preset);
+  if (!s.file.is_null()) apply_config_file(s, c);
+  if (!s.init.empty()) start_from_init(s, c);
+  const auto section = [&](const char* name) {
+    return s.settings.value(name, nlohmann::json::object());
+  };
+  fields_from_json(c.model, section("model"), "model");
+  fields_from_json(c.train, section("train"), "train");
+  fields_from_json(c.data, section("data"), "data");
+  LW_CHECK(!c.train.fresh_head || !c.train.init.empty(), "train.fresh_head goes with train.init");
+  if (c.model.is_text()) apply_text_defaults(s, c);
+  validate(c.train);
+  data::validate(c.data);
+  // The layer weights now rather than after loading the data.
+  layer_weights(c.train.layer_weighting, c.model.n_layers, c.train.layer_weights);
+  return c;
+}
+
+nlohmann::json setting_from_text(const std::string& setting, const std::string& text) {
+  const auto dot = setting.find('.');
+  const auto section = setting.substr(0, dot), name = setting.substr(dot + 1);
+  LW_CHECK(dot != std::string::npos, "setting '", setting,
+           "' has no section (model., train., data.)");
+  if (section == "model") return field_from_text(model::ModelConfig{}, name, text, section);
+  if (section == "train") return field_from_text(TrainConfig{}, name, text, section);
+  if (section == "data") return field_from_text(data::DataConfig{}, name, text, section);
+  throw Error(str_cat("setting '", setting, "': unknown section; use model, train or data"));
+}
+
+void set_setting(nlohmann::json& settings, const std::string& setting, nlohmann::json value) {
+  const auto dot = setting.find('.');
+  LW_CHECK(dot != std::string::npos, "setting '", setting,
+           "' has no section (model., train., data.)");
+  settings[setting.substr(0, dot)][setting.substr(dot + 1)] = std::move(value);
+}
+
 RunConfig read_run_config(const std::string& run_dir) {
-  const std::string path = run_dir + "/config.json";
+  const std::string path = RunDir(run_dir).config();
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(path));
@@ -128,7 +176,7 @@ RunConfig read_run_config(const std::string& run_dir) {
 }
 
 void write_run_config(const std::string& run_dir, const RunConfig& config) {
-  write_file_atomic(run_dir + "/config.json", to_json(config).dump(2) + "\n");
+  write_file_atomic(RunDir(run_dir).config(), to_json(config).dump(2) + "\n");
 }
 
 }  // namespace layerwise::train

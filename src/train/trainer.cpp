@@ -7,14 +7,15 @@
 #include <iomanip>
 #include <sstream>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
 #include "layerwise/core/progress.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/data/augment.h"
 #include "layerwise/data/image_dataset.h"
+#include "layerwise/inference/predict.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/checkpoint.h"
 #include "layerwise/train/optimizer.h"
@@ -72,21 +73,23 @@ class MetricsLog {
 // A new run's model takes its classes (a decoder: its vocabulary) and, unless it starts from a
 // pretrained model, its vocabulary from the data; every model must suit its task. A resumed run
 // keeps what it was built with (older runs may hold more classes than their data).
-void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, const std::string& augment,
+void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, Augment augment,
                        const data::TaskData& task, bool pretrained, bool resuming) {
   LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
            m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
+  const bool lm = d.task == data::Task::lm;
   if (m.is_text()) {
-    LW_CHECK(augment == "none", "--augment ", augment, " is for images; text takes --augment none");
-    LW_CHECK((m.arch == "text_decoder") == (d.task == "lm"), "a ", m.arch, " cannot learn task ",
+    LW_CHECK(augment == Augment::none, "train.augment ", augment,
+             " is for images; text takes train.augment none");
+    LW_CHECK((m.arch == model::Arch::text_decoder) == lm, "a ", m.arch, " cannot learn task ",
              d.task, ": text_encoder classifies, text_decoder does lm");
-    LW_CHECK(d.max_len <= m.max_len, "data max_len ", d.max_len, " exceeds the model's ",
+    LW_CHECK(d.max_len <= m.max_len, "data.max_len ", d.max_len, " exceeds the model's ",
              m.max_len);
     LW_CHECK(!pretrained || task.vocab_size <= m.vocab_size, "the tokenizer has ", task.vocab_size,
              " ids, the pretrained model's vocabulary ", m.vocab_size);
     if (!pretrained) m.vocab_size = task.vocab_size;  // a checkpoint's may be padded
   }
-  const int64_t classes = d.task == "lm" ? m.vocab_size : task.n_classes;
+  const int64_t classes = lm ? m.vocab_size : task.n_classes;
   if (!resuming) m.n_classes = classes;
   LW_CHECK(classes <= m.n_classes, "the data has ", classes, " classes, the model ", m.n_classes);
   model::validate(m);
@@ -105,7 +108,7 @@ class Trainer {
     validate(t);
     progress_.message(str_cat("loading ", config_.data.dataset,
                               config_.data.is_text() ? " (and its tokenizer)" : ""));
-    task_ = data::load_task(config_.data, run_dir_);
+    task_ = data::load_task(config_.data, run_dir_.path());
     fit_model_to_data(config_.model, config_.data, t.augment, task_, !t.init.empty(), resuming);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
@@ -121,7 +124,7 @@ class Trainer {
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
     optimizer_ = std::make_unique<AdamW>(named_parameters(*model_),
-                                         AdamWConfig{t.beta1, t.beta2, 1e-8, t.weight_decay});
+                                         AdamWConfig{t.beta1, t.beta2, t.adam_eps, t.weight_decay});
     if (!config_.data.is_text()) fill_ = (0.0 - config_.data.mean) / config_.data.std;
   }
 
@@ -141,13 +144,13 @@ class Trainer {
 
   TrainSummary run() {
     const auto& t = config_.train;
-    MetricsLog log(run_dir_ + "/metrics.jsonl", state_.step);
+    MetricsLog log(run_dir_.metrics(), state_.step);
     const auto start = Clock::now();
     const double seconds_before = state_.seconds;
     const int64_t first_step = state_.step;
     TrainSummary summary;
-    progress_.message(str_cat("training ", to_string(t.objective), " ", config_.model.n_layers,
-                              "-layer ", config_.model.arch, " (", model::count_parameters(*model_),
+    progress_.message(str_cat("training ", t.objective, " ", config_.model.n_layers, "-layer ",
+                              config_.model.arch, " (", model::count_parameters(*model_),
                               " parameters) on ", train_x_.size(0), " samples, ", device_.str(),
                               bf16_ ? " bf16" : "", ": ", state_.total_steps, " steps, from step ",
                               state_.step));
@@ -166,9 +169,9 @@ class Trainer {
         batches = data::shuffled_batches(torch::arange(train_x_.size(0), torch::kInt64),
                                          t.batch_size, t.seed, epoch);
         for (auto& b : batches) b = b.to(device_);
-        if (t.augment != "none") {
+        if (t.augment != Augment::none) {
           plan = data::plan_augmentation(train_x_.size(0), t.seed, epoch);
-          if (t.augment == "flip") plan.shifts.fill_(data::kMaxShift);  // centred: no shift
+          if (t.augment == Augment::flip) plan.shifts.fill_(data::kMaxShift);  // centred: no shift
           plan.shifts = plan.shifts.to(device_);
           plan.flips = plan.flips.to(device_);
         }
@@ -177,13 +180,14 @@ class Trainer {
       const auto& index = batches[batch_in_epoch];  // (B)
       auto x = train_x_.index_select(0, index);     // (B, C, H, W)
       const auto y = train_y_.index_select(0, index);
-      if (t.augment != "none")
+      if (t.augment != Augment::none)
         x = data::augment_images(x, plan.shifts.index_select(0, index),
                                  plan.flips.index_select(0, index), fill_);
 
-      if (bf16_) compat::set_cuda_bf16_autocast(true);
-      auto result = objective_loss(*model_, t.objective, weights_, x, y, t.label_smoothing);
-      if (bf16_) compat::set_cuda_bf16_autocast(false);
+      auto result = [&] {
+        compat::Bf16AutocastScope autocast(bf16_);
+        return objective_loss(*model_, t.objective, weights_, x, y, t.label_smoothing);
+      }();
       result.loss.backward();
       const auto grad_norm = clip_grad_norm(optimizer_->parameters(), t.clip_norm);
       const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
@@ -222,7 +226,7 @@ class Trainer {
         double((state_.step - first_step) * t.batch_size) / std::max(1e-9, summary.seconds);
     progress_.message(str_cat(state_.finished() ? "finished" : "stopped", " at step ", state_.step,
                               "/", state_.total_steps, " after ", format_duration(summary.seconds),
-                              "; checkpoint in ", run_dir_));
+                              "; checkpoint in ", run_dir_.path()));
     return summary;
   }
 
@@ -242,7 +246,7 @@ class Trainer {
       const auto& p = pending[i];
       const double loss = host_scalars[i][0].item<double>();
       LW_CHECK(std::isfinite(loss), "training diverged: loss is ", loss, " at step ", p.step,
-               "; lower --lr or raise --warmup-epochs");
+               "; lower train.lr or raise train.warmup_epochs");
       nlohmann::json line = {
           {"step", p.step},
           {"epoch", p.epoch},
@@ -273,14 +277,15 @@ class Trainer {
 
   std::vector<double> run_validation(MetricsLog& log, int64_t epoch) {
     if (task_.val.labels.numel() == 0) return {};
-    analysis::EvalOptions eval;
-    eval.batch_size = config_.train.eval_batch_size;
-    eval.device = device_;
-    eval.bf16 = bf16_;
-    const auto heads = config_.train.objective == Objective::multihead ? analysis::HeadChoice::own
-                                                                       : analysis::HeadChoice::last;
+    inference::InferenceOptions options;
+    options.batch_size = config_.train.eval_batch_size;
+    options.device = device_;
+    options.bf16 = bf16_;
+    const auto heads = config_.train.objective == Objective::multihead
+                           ? inference::HeadChoice::own
+                           : inference::HeadChoice::last;
     const auto p =
-        analysis::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, eval);
+        inference::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, options);
     const auto accuracy = vector_to_json(analysis::layer_accuracy(p));
     log.write({{"step", state_.step},
                {"epoch", epoch},
@@ -296,7 +301,7 @@ class Trainer {
   }
 
   RunConfig config_;
-  std::string run_dir_;
+  RunDir run_dir_;
   TrainOptions options_;
   torch::Device device_;
   bool bf16_;
@@ -314,7 +319,7 @@ class Trainer {
 
 TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
                            const TrainOptions& options) {
-  LW_CHECK(!file_exists(run_dir + "/config.json"), "'", run_dir,
+  LW_CHECK(!RunDir(run_dir).has_config(), "'", run_dir,
            "' already holds a run; continue it with --resume or choose another --out");
   config.model.heads = head_mode_for(config.train.objective);
   if (!config.model.is_text()) model::validate(config.model);  // text: once the vocabulary is known

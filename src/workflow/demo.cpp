@@ -5,6 +5,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/version.h"
 #include "layerwise/model/config.h"
 #include "layerwise/report/html_report.h"
@@ -18,22 +19,18 @@ namespace layerwise::workflow {
 
 namespace {
 
-bool run_finished(const std::string& run_dir) {
-  return file_exists(run_dir + "/trainer_state.json") &&
-         train::read_trainer_state(run_dir).finished();
-}
-
 // Trains the run, resumes it if interrupted, or leaves it if finished.
 void ensure_trained(const train::RunConfig& config, const std::string& run_dir,
                     const DemoOptions& options) {
   train::TrainOptions train_options;
   train_options.quiet = options.quiet;
-  if (run_finished(run_dir)) {
+  const RunDir run(run_dir);
+  if (run.finished()) {
     if (!options.quiet) std::cerr << run_dir << ": already trained, reusing it\n";
-  } else if (file_exists(run_dir + "/trainer_state.json")) {
+  } else if (run.is_run()) {
     train::resume_run(run_dir, options.device, train_options);
   } else {
-    LW_CHECK(!file_exists(run_dir + "/config.json"), run_dir,
+    LW_CHECK(!run.has_config(), run_dir,
              " holds a run that never reached its first checkpoint; remove it and run again");
     train::train_new_run(config, run_dir, train_options);
   }
@@ -42,7 +39,7 @@ void ensure_trained(const train::RunConfig& config, const std::string& run_dir,
 }  // namespace
 
 nlohmann::json run_demo(const DemoOptions& options) {
-  LW_CHECK(options.epochs >= 1, "--epochs must be >= 1, got ", options.epochs);
+  LW_CHECK(options.epochs >= 1, "the demo's epochs must be >= 1, got ", options.epochs);
   std::vector<train::Objective> objectives = {train::Objective::standard,
                                               train::Objective::aligned};
   if (options.multihead) objectives.push_back(train::Objective::multihead);
@@ -55,7 +52,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
                             {"version", version_string()},
                             {"runs", nlohmann::json::object()}};
   for (const auto objective : objectives) {
-    const std::string name = train::to_string(objective);
+    const std::string name = enum_name(objective);
     const std::string run_dir = options.out + "/" + name;
     train::RunConfig config;
     config.model = model::vit_preset(options.preset);
@@ -73,16 +70,16 @@ nlohmann::json run_demo(const DemoOptions& options) {
     ensure_trained(config, run_dir, options);
 
     RunEvalOptions eval;
-    eval.eval.device = torch::Device(options.device);
+    eval.inference.device = torch::Device(options.device);
     eval.quiet = options.quiet;
     const auto eval_json = evaluate_run(run_dir, eval);
     RunSimilarityOptions similarity;
     similarity.samples = options.similarity_samples;
-    similarity.eval.device = eval.eval.device;
+    similarity.inference.device = eval.inference.device;
     similarity.quiet = options.quiet;
     const auto sim = run_similarity(run_dir, similarity);
     RunExitOptions exit;  // curves and a calibrated threshold for the report; timing: bench_exit
-    exit.eval.device = eval.eval.device;
+    exit.inference.device = eval.inference.device;
     exit.quiet = options.quiet;
     run_exit(run_dir, exit);
 

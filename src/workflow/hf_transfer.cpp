@@ -6,6 +6,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/progress.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/safetensors.h"
 #include "layerwise/core/staged_folder.h"
 #include "layerwise/data/hf_image_processor.h"
@@ -42,21 +43,22 @@ void fit_image_data(const std::string& hf_dir, const model::ModelConfig& m, data
 // Text: the run keeps the checkpoint's tokenizer files and reads data with them.
 void fit_text_data(const std::string& hf_dir, const std::string& run_dir,
                    const model::ModelConfig& m, const model::HfFamily family, data::DataConfig& d) {
-  d.tokenizer = family == model::HfFamily::bert ? "wordpiece" : "gpt2";
-  d.task = family == model::HfFamily::bert ? "classify" : "lm";
+  const bool bert = family == model::HfFamily::bert;
+  d.tokenizer = bert ? data::TokenizerKind::wordpiece : data::TokenizerKind::gpt2;
+  d.task = bert ? data::Task::classify : data::Task::lm;
   d.max_len = std::min(d.max_len, m.max_len);
   for (const auto& name : data::hf_tokenizer_files(d.tokenizer)) {
     const auto from = hf_dir + "/" + name;
     if (name == "tokenizer_config.json" && !file_exists(from)) continue;
     LW_CHECK(file_exists(from), hf_dir, ": no ", name, " (the tokenizer of ", d.tokenizer,
              " models; text runs need it to read data)");
-    write_file_atomic(run_dir + "/" + name, read_file(from));
+    write_file_atomic(RunDir(run_dir).file(name), read_file(from));
   }
   const auto codec = data::run_text_codec(d, run_dir, nullptr);
   LW_CHECK(codec.vocab_size <= m.vocab_size, hf_dir, ": the tokenizer has ", codec.vocab_size,
            " tokens, the model's vocabulary ", m.vocab_size);
-  LW_CHECK(d.task != "classify" || codec.pad == m.pad_id, hf_dir, ": [PAD] is id ", codec.pad,
-           " in vocab.txt but pad_token_id is ", m.pad_id, " in config.json");
+  LW_CHECK(d.task != data::Task::classify || codec.pad == m.pad_id, hf_dir, ": [PAD] is id ",
+           codec.pad, " in vocab.txt but pad_token_id is ", m.pad_id, " in config.json");
 }
 
 // A few inputs the model reads: images from N(0, 1), or token ids past the special ones.
@@ -75,7 +77,8 @@ void write_reference(model::LayeredModel& model, const std::string& path,
   const auto inputs = reference_inputs(model.config());
   auto hidden = model.forward_layers(inputs);
   const auto logits = model.head(model.pool(hidden.back(), model.token_mask(inputs)));
-  if (model.config().arch == "text_decoder")  // GPT-2 reports layer L after its final LayerNorm
+  if (model.config().arch ==
+      model::Arch::text_decoder)  // GPT-2 reports layer L after its final LayerNorm
     hidden.back() = model.final_norm(hidden.back());
   std::vector<std::pair<std::string, torch::Tensor>> tensors = {{"inputs", inputs}};
   for (size_t i = 0; i < hidden.size(); ++i)
@@ -90,6 +93,7 @@ std::vector<std::string> import_run(const std::string& hf_dir, const std::string
                                     ImportOptions options) {
   StagedFolder folder(run_dir);  // the run appears whole or not at all
   const auto& partial = folder.path();
+  const RunDir run_files(partial);
   Progress progress(options.quiet);
   progress.message(str_cat("importing ", hf_dir));
   auto imported = model::import_hf(hf_dir);
@@ -97,8 +101,10 @@ std::vector<std::string> import_run(const std::string& hf_dir, const std::string
   train::RunConfig run;
   run.model = m;
   run.train.objective = train::Objective::standard;
-  run.data = options.data;
-  if (!options.data_given) run.data.dataset = m.is_text() ? "spam-assassin" : "fashion-mnist";
+  // The data: the model's kind of dataset unless the settings name one, then the settings.
+  run.data.dataset = m.is_text() ? data::Dataset::spam_assassin : data::Dataset::fashion_mnist;
+  fields_from_json(run.data, options.data, "data");
+  data::validate(run.data);
   LW_CHECK(m.is_text() == run.data.is_text(), "import: a ", m.arch, " cannot read dataset ",
            run.data.dataset);
 
@@ -107,20 +113,18 @@ std::vector<std::string> import_run(const std::string& hf_dir, const std::string
   else
     fit_image_data(hf_dir, m, run.data);
   const auto task = data::load_task(run.data, partial);  // images: measures mean, std if unset
-  LW_CHECK(run.data.task == "lm" || task.n_classes <= m.n_classes, hf_dir, " has ", m.n_classes,
-           " classes, dataset ", run.data.dataset, " ", task.n_classes,
+  LW_CHECK(run.data.task == data::Task::lm || task.n_classes <= m.n_classes, hf_dir, " has ",
+           m.n_classes, " classes, dataset ", run.data.dataset, " ", task.n_classes,
            ": fine-tune it with train --init ", hf_dir, " (a fresh classifier for the task)");
   train::write_run_config(partial, run);
-  model::save_weights(partial + "/model.safetensors", *imported.model, {{"step", "0"}});
-  const nlohmann::json state = {
-      {"step", 0}, {"total_steps", 0}, {"seconds", 0.0}, {"finished", true}};
-  write_file_atomic(partial + "/trainer_state.json", state.dump(2) + "\n");
+  model::save_weights(run_files.model(), *imported.model, {{"step", "0"}});
+  run_files.write_state({});  // nothing trained here: 0 of 0 steps, finished
   const nlohmann::json info = {{"source", fs::absolute(hf_dir).string()},
                                {"architecture", imported.hf.architecture},
                                {"model_type", model::to_string(imported.hf.family)},
                                {"class_names", imported.hf.class_names},
                                {"notes", imported.notes}};
-  write_file_atomic(partial + "/import.json", info.dump(2) + "\n");
+  write_file_atomic(run_files.import_info(), info.dump(2) + "\n");
   folder.commit();
   for (const auto& note : imported.notes) progress.message(note);
   return imported.notes;
@@ -132,28 +136,29 @@ void export_run(const std::string& run_dir, const std::string& out_dir) {
   const auto& data = run.config.data;
   model::hf_config_json(m, {});  // refuses models transformers cannot hold, before any work
   model::HfExportOptions options;
-  if (!m.is_text() || data.task == "classify") {
+  if (!m.is_text() || data.task == data::Task::classify) {
     try {  // the dataset's names label the outputs when it is installed here
       auto copy = data;
       options.class_names = data::load_task(copy, run_dir).class_names;
     } catch (const Error&) {
     }
   }
-  if (m.arch == "text_decoder") {  // GPT-2's special ids are the run tokenizer's
+  if (m.arch == model::Arch::text_decoder) {  // GPT-2's special ids are the run tokenizer's
     const auto codec = data::run_text_codec(data, run_dir, nullptr);
     options.bos_id = codec.bos >= 0 ? codec.bos : codec.eos;
     options.eos_id = codec.eos;
   }
+  const RunDir files(run_dir);
   options.add_files = [&](const std::string& folder) {
     write_reference(*run.model, folder + "/layerwise_reference.safetensors", run_dir);
     // The tokenizer: Hugging Face's files as they are; layerwise's own under its own name.
     for (const auto& name : data::hf_tokenizer_files(data.tokenizer))
-      if (file_exists(run_dir + "/" + name))
-        write_file_atomic(folder + "/" + name, read_file(run_dir + "/" + name));
-    if ((data.tokenizer == "bpe" || data.tokenizer == "byte") &&
-        file_exists(run_dir + "/tokenizer.json"))
-      write_file_atomic(folder + "/layerwise_tokenizer.json",
-                        read_file(run_dir + "/tokenizer.json"));
+      if (file_exists(files.file(name)))
+        write_file_atomic(folder + "/" + name, read_file(files.file(name)));
+    const bool own =
+        data.tokenizer == data::TokenizerKind::bpe || data.tokenizer == data::TokenizerKind::byte;
+    if (own && file_exists(files.tokenizer()))
+      write_file_atomic(folder + "/layerwise_tokenizer.json", read_file(files.tokenizer()));
   };
   model::export_hf(*run.model, out_dir, options);
 }

@@ -5,9 +5,11 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/safetensors.h"
 #include "layerwise/core/version.h"
 #include "layerwise/data/task_data.h"
+#include "layerwise/inference/predict.h"
 #include "layerwise/train/checkpoint.h"
 
 namespace layerwise::workflow {
@@ -30,40 +32,40 @@ void add_perplexity(nlohmann::json& summary) {
 
 nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  LW_CHECK(options.tolerance >= 0 && options.tolerance < 1, "--tolerance must be in [0, 1), got ",
-           options.tolerance);
-  const auto run = train::load_run(run_dir, options.eval.device);
+  LW_CHECK(options.tolerance >= 0 && options.tolerance < 1,
+           "the minimal-depth tolerance must be in [0, 1), got ", options.tolerance);
+  const auto run = train::load_run(run_dir, options.inference.device);
   const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
-  auto eval = options.eval;
-  if (!options.quiet) eval.progress = "eval (" + options.split + ")";
-  const auto own = analysis::predict_layers(
+  auto inference = options.inference;
+  if (!options.quiet) inference.progress = "eval (" + options.split + ")";
+  const auto own = inference::predict_layers(
       *run.model, examples.inputs, examples.labels,
-      per_layer ? analysis::HeadChoice::own : analysis::HeadChoice::last, eval);
+      per_layer ? inference::HeadChoice::own : inference::HeadChoice::last, inference);
   const bool lm = run.model->per_token();
   auto result = analysis::layerwise_summary(own, options.tolerance);
   if (lm) add_perplexity(result);
   if (per_layer) {
-    if (!options.quiet) eval.progress = "eval (" + options.split + ", last head)";
-    const auto last = analysis::predict_layers(*run.model, examples.inputs, examples.labels,
-                                               analysis::HeadChoice::last, eval);
+    if (!options.quiet) inference.progress = "eval (" + options.split + ", last head)";
+    const auto last = inference::predict_layers(*run.model, examples.inputs, examples.labels,
+                                                inference::HeadChoice::last, inference);
     result["last_head"] = analysis::layerwise_summary(last, options.tolerance);
     if (lm) add_perplexity(result["last_head"]);
   }
   result["run"] = run_dir;
   result["split"] = options.split;
-  result["objective"] = train::to_string(run.config.train.objective);
-  result["heads"] = model::to_string(run.config.model.heads);
+  result["objective"] = enum_name(run.config.train.objective);
+  result["heads"] = enum_name(run.config.model.heads);
   result["n_layers"] = run.config.model.n_layers;
-  result["arch"] = run.config.model.arch;
+  result["arch"] = enum_name(run.config.model.arch);
   if (lm) result["items"] = "next-token predictions (n_samples counts positions)";
   result["trained_steps"] = run.state.step;
   result["total_steps"] = run.state.total_steps;
-  result["device"] = options.eval.device.str();
+  result["device"] = options.inference.device.str();
   result["version"] = version_string();
 
-  const std::string json_path = options.out.empty() ? run_dir + "/eval.json" : options.out;
-  const std::string predictions_path = folder_of(json_path) + "/eval_predictions.safetensors";
+  const std::string json_path = options.out.empty() ? RunDir(run_dir).eval() : options.out;
+  const std::string predictions_path = RunDir(folder_of(json_path)).eval_predictions();
   write_safetensors(predictions_path,
                     {{"predictions", own.predictions},
                      {"confidence", own.confidence},

@@ -5,37 +5,39 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/version.h"
 #include "layerwise/data/task_data.h"
 #include "layerwise/exit/runner.h"
 #include "layerwise/exit/sweep.h"
 #include "layerwise/exit/timing.h"
+#include "layerwise/inference/predict.h"
 #include "layerwise/train/checkpoint.h"
 
 namespace layerwise::workflow {
 
 nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& options) {
-  const auto run = train::load_run(run_dir, options.eval.device);
+  const auto run = train::load_run(run_dir, options.inference.device);
   const auto& config = run.config;
   const auto heads = config.model.heads == model::HeadMode::per_layer && !options.last_head
-                         ? analysis::HeadChoice::own
-                         : analysis::HeadChoice::last;
-  LW_CHECK(config.data.task != "lm", run_dir, ": early exit is for classifiers; this run is a ",
-           "language model (", config.model.arch, ")");
+                         ? inference::HeadChoice::own
+                         : inference::HeadChoice::last;
+  LW_CHECK(config.data.task != data::Task::lm, run_dir, ": early exit is for classifiers; this ",
+           "run is a language model (", config.model.arch, ")");
   const auto costs = exit::layer_costs(config.model);
   const auto test = data::load_split(config.data, options.split, 0, run_dir);
-  auto eval = options.eval;
-  if (!options.quiet) eval.progress = "layer predictions (" + options.split + ")";
-  const auto p = analysis::predict_layers(*run.model, test.inputs, test.labels, heads, eval);
+  auto inference = options.inference;
+  if (!options.quiet) inference.progress = "layer predictions (" + options.split + ")";
+  const auto p = inference::predict_layers(*run.model, test.inputs, test.labels, heads, inference);
 
   nlohmann::json result = {
       {"run", run_dir},
-      {"policy", exit::to_string(options.policy)},
-      {"heads", heads == analysis::HeadChoice::own ? "own" : "last"},
-      {"objective", train::to_string(config.train.objective)},
+      {"policy", enum_name(options.policy)},
+      {"heads", enum_name(heads)},
+      {"objective", enum_name(config.train.objective)},
       {"split", options.split},
       {"n_layers", config.model.n_layers},
-      {"precision", options.eval.bf16 ? "bf16" : "float32"},
+      {"precision", options.inference.bf16 ? "bf16" : "float32"},
       {"full_accuracy", analysis::layer_accuracy(p)[config.model.n_layers - 1].item<double>()},
       {"version", version_string()}};
   result["points"] = nlohmann::json::array();
@@ -47,8 +49,8 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
     const auto val = data::load_split(config.data, "val", 0, run_dir);
     LW_CHECK(val.labels.numel() > 0, run_dir, ": the run has no validation split to calibrate on; ",
              "pass --threshold");
-    if (!options.quiet) eval.progress = "layer predictions (val)";
-    const auto pv = analysis::predict_layers(*run.model, val.inputs, val.labels, heads, eval);
+    if (!options.quiet) inference.progress = "layer predictions (val)";
+    const auto pv = inference::predict_layers(*run.model, val.inputs, val.labels, heads, inference);
     threshold = exit::calibrate_threshold(options.policy, pv, options.max_drop);
     result["calibration"] = {
         {"max_drop", options.max_drop},
@@ -63,13 +65,13 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   chosen["timing"] = nlohmann::json::array();
   for (int64_t batch : options.time_batches)
     for (auto schedule : options.time_schedules) {
-      auto timing_eval = options.eval;  // without a progress label: timed runs stay quiet
+      auto timing_eval = options.inference;  // without a progress label: timed runs stay quiet
       timing_eval.batch_size = batch;
       chosen["timing"].push_back(exit::to_json(exit::time_early_exit(
           *run.model, timed, policy, heads, timing_eval, schedule, options.time_repeats)));
     }
   result["chosen"] = chosen;
-  const std::string path = options.out.empty() ? run_dir + "/exit.json" : options.out;
+  const std::string path = options.out.empty() ? RunDir(run_dir).exit() : options.out;
   write_file_atomic(path, result.dump(2) + "\n");
   return result;
 }
@@ -95,11 +97,7 @@ std::vector<exit::Schedule> parse_schedules(const std::string& list, const std::
   std::vector<exit::Schedule> schedules;
   std::stringstream in(list);
   for (std::string item; std::getline(in, item, ',');) {
-    try {
-      schedules.push_back(exit::parse_schedule(item));
-    } catch (const Error& e) {
-      throw Error(str_cat(flag, ": ", e.what()));
-    }
+    schedules.push_back(parse_enum<exit::Schedule>(item, flag));
   }
   LW_CHECK(!schedules.empty(), flag, ": name at least one schedule (batch, stream)");
   return schedules;

@@ -1,8 +1,9 @@
 // Loading the layers of one model from a safetensors file that any framework wrote.
 //
 // Every floating-point tensor in the file is a layer, N x D or N x T x D (token dimension pooled,
-// see Pool). Layers are ordered by the integer in their names: "layer.0", "h3", "blocks.11.out" all
-// work. When names hold several integers, the one position that differs between names orders them.
+// see pooling.h). Layers are ordered by the integer in their names: "layer.0", "h3",
+// "blocks.11.out" all work. When names hold several integers, the one position that differs between
+// names orders them.
 #pragma once
 
 #include <string>
@@ -11,24 +12,9 @@
 #include <torch/torch.h>
 
 #include "layerwise/analysis/layers.h"
+#include "layerwise/analysis/pooling.h"
 
 namespace layerwise::analysis {
-
-/// How an N x T x D tensor becomes one representation per sample.
-enum class Pool {
-  kCls,      // token 0, the class token: (N, D)
-  kMean,     // mean over tokens: (N, D)
-  kLast,     // token T-1, as a decoder's summary: (N, D)
-  kFlatten,  // every token's features side by side: (N, T*D)
-  kTokens,   // every token a sample of its own: (N*T, D)
-};
-
-/// Parses cls|mean|last|flatten|tokens; throws layerwise::Error on anything else.
-Pool parse_pool(const std::string& name);
-std::string pool_name(Pool pool);
-
-/// Applies the pooling to one (N, D) or (N, T, D) tensor; (N, D) passes through.
-torch::Tensor pool_tokens(const torch::Tensor& x, Pool pool);
 
 struct LayerFile {
   std::vector<std::string> names;  // tensor names, in layer order
@@ -45,8 +31,8 @@ std::vector<size_t> order_layer_names(const std::vector<std::string>& names,
 std::vector<int64_t> parse_layer_selection(const std::string& spec);
 
 struct LoadOptions {
-  Pool pool = Pool::kCls;
-  std::string select;       // --layers: layer numbers to keep, "" for all
+  Pool pool = Pool::cls;    // how (N, T, D) tensors become (N, D)
+  std::string select;       // layer numbers to keep ("0,2,4-8"), "" for all
   int64_t max_samples = 0;  // keep the first max_samples samples; 0 keeps all
   torch::Device device = torch::kCPU;
 };

@@ -34,10 +34,11 @@ bool metric_is_similarity(const std::string& name);
 std::vector<std::string> parse_metrics(const std::string& list);
 
 /// Computes each named measure for every pair (a[i], b[j]): name -> float64 (La, Lb) on the CPU.
-/// Pass the same list twice for a within-model comparison.
-std::map<std::string, torch::Tensor> compute_similarity(const std::vector<std::string>& metrics,
-                                                        const Layers& a, const Layers& b,
-                                                        const SimilarityOptions& options = {});
+/// Pass the same list twice for a within-model comparison. With `seconds`, the wall time of each
+/// measure (the product linear and debiased CKA share counts for the first of them).
+std::map<std::string, torch::Tensor> compute_similarity(
+    const std::vector<std::string>& metrics, const Layers& a, const Layers& b,
+    const SimilarityOptions& options = {}, std::map<std::string, double>* seconds = nullptr);
 
 /// Pearson correlation of the entries of two same-shape matrices (e.g. a model's COS and linear CKA
 /// matrices: how closely one measure tracks the other). NaN if either is constant.

@@ -80,4 +80,21 @@ inline void set_cuda_bf16_autocast(bool enabled) {
   if (!enabled) at::autocast::clear_cache();
 }
 
+/// bf16 autocast on CUDA for the lifetime of the object when `enabled` (nothing otherwise), also
+/// when an exception leaves the scope.
+class Bf16AutocastScope {
+ public:
+  explicit Bf16AutocastScope(bool enabled) : enabled_(enabled) {
+    if (enabled_) set_cuda_bf16_autocast(true);
+  }
+  ~Bf16AutocastScope() {
+    if (enabled_) set_cuda_bf16_autocast(false);
+  }
+  Bf16AutocastScope(const Bf16AutocastScope&) = delete;
+  Bf16AutocastScope& operator=(const Bf16AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+};
+
 }  // namespace layerwise::compat

@@ -8,8 +8,19 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace layerwise {
+
+// Enums with a table of spellings (core/enum_names.h) print by name in messages.
+template <typename E>
+struct EnumNames;
+template <typename E, typename = void>
+struct has_enum_names : std::false_type {};
+template <typename E>
+struct has_enum_names<E, std::void_t<decltype(EnumNames<E>::values)>> : std::true_type {};
+template <typename E>
+const char* enum_name(E value);
 
 /// Bad input or bad usage: something the user can fix. The message is one line, ready to print.
 class Error : public std::runtime_error {
@@ -21,7 +32,10 @@ namespace detail {
 inline void append_all(std::ostringstream&) {}
 template <typename T, typename... Rest>
 void append_all(std::ostringstream& out, const T& first, const Rest&... rest) {
-  out << first;
+  if constexpr (has_enum_names<T>::value)
+    out << enum_name(first);
+  else
+    out << first;
   append_all(out, rest...);
 }
 }  // namespace detail

@@ -15,10 +15,19 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "layerwise/core/config_fields.h"
+#include "layerwise/data/text_corpus.h"
+
 namespace layerwise::data {
 
+enum class Dataset { fashion_mnist, idx, spam_assassin, jsonl, text };
+/// classify: one label per sequence; lm: next-token prediction (text_decoder models).
+enum class Task { classify, lm };
+/// bpe (trained on the training split), byte; wordpiece and gpt2: a Hugging Face model's files.
+enum class TokenizerKind { bpe, byte, wordpiece, gpt2 };
+
 struct DataConfig {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | idx | spam-assassin | jsonl | text
+  Dataset dataset = Dataset::fashion_mnist;
   std::string dir;            // idx: folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
                               // fashion-mnist: empty = Debian's; spam-assassin: empty = the
                               // set-up script's cache; jsonl, text: the file
@@ -31,24 +40,47 @@ struct DataConfig {
   std::vector<int64_t> classes;  // images: keep these labels only, renumbered 0.. in this order
                                  // (a task made of some classes, e.g. for transfer); empty: all
   // text
-  std::string task = "classify";  // classify | lm (next-token prediction; text_decoder models)
-  std::string labels = "binary";  // spam-assassin: binary (ham / spam) | groups (easy ham,
-                                  // hard ham, spam)
-  bool strip_headers = true;      // spam-assassin: keep the message body only
-  std::string tokenizer = "bpe";  // bpe (trained on the training split) | byte
-  int64_t vocab_size = 4096;      // bpe: ids including the 260 specials and bytes
-  int64_t max_len = 256;          // tokens per sequence (classify: including <cls>)
+  Task task = Task::classify;
+  LabelScheme labels = LabelScheme::binary;  // spam-assassin
+  bool strip_headers = true;                 // spam-assassin: keep the message body only
+  TokenizerKind tokenizer = TokenizerKind::bpe;
+  int64_t vocab_size = 4096;  // bpe: ids including the 260 specials and bytes
+  int64_t max_len = 256;      // tokens per sequence (classify: including <cls>)
 
   bool is_text() const {
-    return dataset == "spam-assassin" || dataset == "jsonl" || dataset == "text";
+    return dataset == Dataset::spam_assassin || dataset == Dataset::jsonl ||
+           dataset == Dataset::text;
   }
 };
 
-/// "0,1,2,3,4" or "0-4" (or a mix, "0-2,7") as labels for DataConfig::classes; throws
-/// layerwise::Error quoting the part that is not a label or range.
-std::vector<int64_t> parse_class_list(const std::string& list);
+/// The settings of the data, described once (core/config_fields.h). Text settings are written to
+/// config.json for text datasets only, the class list when there is one.
+template <typename C, typename Field, enable_for<C, DataConfig> = 0>
+void visit_fields(C& c, Field&& field) {
+  const bool text = c.is_text();
+  field("dataset", c.dataset);
+  field("dir", c.dir);
+  field("val_fraction", c.val_fraction, in_range(0, 1));
+  field("split_seed", c.split_seed);
+  field("train_limit", c.train_limit, at_least(0));
+  field("val_limit", c.val_limit, at_least(0));
+  field("mean", c.mean);
+  field("std", c.std, at_least(0));
+  field("classes", c.classes, always_written().written_if(!c.classes.empty()));
+  field("test_fraction", c.test_fraction, in_range(0, 1).written_if(text));
+  field("task", c.task, always_written().written_if(text));
+  field("labels", c.labels, always_written().written_if(text));
+  field("strip_headers", c.strip_headers, always_written().written_if(text));
+  field("tokenizer", c.tokenizer, always_written().written_if(text));
+  field("vocab_size", c.vocab_size, at_least(1).written_if(text));
+  field("max_len", c.max_len, at_least(2).written_if(text));
+}
+
+/// Throws layerwise::Error naming the setting out of range (data.val_fraction, ...).
+void validate(const DataConfig& config);
 
 nlohmann::json to_json(const DataConfig& config);
+/// Reads what to_json wrote; missing fields keep their defaults, unknown ones are refused.
 DataConfig data_config_from_json(const nlohmann::json& json);
 
 /// Normalized inputs and labels of one split.
@@ -81,3 +113,28 @@ Examples load_text_split(const DataConfig& config, const std::string& split, int
                          const std::string& run_dir);
 
 }  // namespace layerwise::data
+
+namespace layerwise {
+template <>
+struct EnumNames<data::Dataset> {
+  static constexpr std::pair<data::Dataset, const char*> values[] = {
+      {data::Dataset::fashion_mnist, "fashion-mnist"},
+      {data::Dataset::idx, "idx"},
+      {data::Dataset::spam_assassin, "spam-assassin"},
+      {data::Dataset::jsonl, "jsonl"},
+      {data::Dataset::text, "text"}};
+};
+template <>
+struct EnumNames<data::Task> {
+  static constexpr std::pair<data::Task, const char*> values[] = {
+      {data::Task::classify, "classify"}, {data::Task::lm, "lm"}};
+};
+template <>
+struct EnumNames<data::TokenizerKind> {
+  static constexpr std::pair<data::TokenizerKind, const char*> values[] = {
+      {data::TokenizerKind::bpe, "bpe"},
+      {data::TokenizerKind::byte, "byte"},
+      {data::TokenizerKind::wordpiece, "wordpiece"},
+      {data::TokenizerKind::gpt2, "gpt2"}};
+};
+}  // namespace layerwise

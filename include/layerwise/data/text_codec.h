@@ -32,8 +32,8 @@ struct TextCodec {
 TextCodec run_text_codec(const DataConfig& config, const std::string& run_dir,
                          const std::vector<std::string>* train_texts);
 
-/// The files of a Hugging Face tokenizer kind that a run folder holds ("wordpiece": vocab.txt and
-/// tokenizer_config.json if present; "gpt2": vocab.json, merges.txt).
-std::vector<std::string> hf_tokenizer_files(const std::string& kind);
+/// The files of a Hugging Face tokenizer kind that a run folder holds (wordpiece: vocab.txt and
+/// tokenizer_config.json if present; gpt2: vocab.json, merges.txt; none for bpe and byte).
+std::vector<std::string> hf_tokenizer_files(TokenizerKind kind);
 
 }  // namespace layerwise::data

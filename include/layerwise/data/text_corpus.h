@@ -7,7 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "layerwise/core/enum_names.h"
+
 namespace layerwise::data {
+
+/// SpamAssassin labels: binary (ham 0, spam 1) or groups (easy_ham 0, hard_ham 1, spam 2).
+enum class LabelScheme { binary, groups };
 
 /// Labelled (or unlabelled) documents.
 struct TextCorpus {
@@ -21,10 +26,10 @@ struct TextCorpus {
 std::string default_spam_assassin_dir();
 
 /// The SpamAssassin corpus in `dir` (folders easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2 of
-/// JSON files with a string "text"). labels: "binary" (ham 0, spam 1) or "groups" (easy_ham 0,
-/// hard_ham 1, spam 2). Files are read in sorted path order so that the corpus is the same
-/// everywhere. strip_headers keeps each message's body only (see strip_mail_headers).
-TextCorpus load_spam_assassin(const std::string& dir, const std::string& labels = "binary",
+/// JSON files with a string "text"), labelled by `labels`. Files are read in sorted path order so
+/// that the corpus is the same everywhere. strip_headers keeps each message's body only (see
+/// strip_mail_headers).
+TextCorpus load_spam_assassin(const std::string& dir, LabelScheme labels = LabelScheme::binary,
                               bool strip_headers = false);
 
 /// The body of an e-mail: what follows its first blank line (LF or CRLF line ends). A message
@@ -66,3 +71,11 @@ TextSplits split_corpus(const TextCorpus& corpus, double val_fraction, double te
                         uint64_t seed);
 
 }  // namespace layerwise::data
+
+namespace layerwise {
+template <>
+struct EnumNames<data::LabelScheme> {
+  static constexpr std::pair<data::LabelScheme, const char*> values[] = {
+      {data::LabelScheme::binary, "binary"}, {data::LabelScheme::groups, "groups"}};
+};
+}  // namespace layerwise

@@ -13,6 +13,8 @@
 
 #include <torch/torch.h>
 
+#include "layerwise/core/enum_names.h"
+
 namespace layerwise::exit {
 
 enum class PolicyKind { confidence, entropy, patience, depth };
@@ -22,9 +24,6 @@ struct ExitPolicy {
   double threshold = 0.9;
 };
 
-std::string to_string(PolicyKind kind);
-/// "confidence", "entropy", "patience" or "depth"; throws layerwise::Error otherwise.
-PolicyKind parse_policy(const std::string& name);
 /// Throws layerwise::Error if the threshold is out of the policy's range.
 void validate(const ExitPolicy& policy);
 
@@ -50,3 +49,14 @@ torch::Tensor should_exit(const ExitPolicy& policy, const torch::Tensor& logits,
                           int64_t n_layers, PolicyState& state);
 
 }  // namespace layerwise::exit
+
+namespace layerwise {
+template <>
+struct EnumNames<exit::PolicyKind> {
+  static constexpr std::pair<exit::PolicyKind, const char*> values[] = {
+      {exit::PolicyKind::confidence, "confidence"},
+      {exit::PolicyKind::entropy, "entropy"},
+      {exit::PolicyKind::patience, "patience"},
+      {exit::PolicyKind::depth, "depth"}};
+};
+}  // namespace layerwise

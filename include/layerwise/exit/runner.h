@@ -7,8 +7,8 @@
 
 #include <torch/torch.h>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
+#include "layerwise/inference/scope.h"
 #include "layerwise/model/layered_model.h"
 
 namespace layerwise::exit {
@@ -23,9 +23,6 @@ namespace layerwise::exit {
 ///           L x batch_size hidden states at once (rows waiting before each block).
 enum class Schedule { batch, stream };
 
-std::string to_string(Schedule schedule);
-Schedule parse_schedule(const std::string& name);  // throws naming the choices
-
 struct ExitResult {
   torch::Tensor predictions;  // (N) int64, in input order
   torch::Tensor exit_layer;   // (N) int64 in 1..L
@@ -39,8 +36,16 @@ struct ExitResult {
 /// CPU in the tests; on CUDA a kernel may change with the batch size). One host sync per block
 /// call (the number of rows that stay decides the next shape).
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
-                          const ExitPolicy& policy, analysis::HeadChoice heads,
-                          const analysis::EvalOptions& options,
+                          const ExitPolicy& policy, inference::HeadChoice heads,
+                          const inference::InferenceOptions& options,
                           Schedule schedule = Schedule::batch);
 
 }  // namespace layerwise::exit
+
+namespace layerwise {
+template <>
+struct EnumNames<exit::Schedule> {
+  static constexpr std::pair<exit::Schedule, const char*> values[] = {
+      {exit::Schedule::batch, "batch"}, {exit::Schedule::stream, "stream"}};
+};
+}  // namespace layerwise

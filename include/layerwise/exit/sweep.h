@@ -9,7 +9,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "layerwise/analysis/layerwise_eval.h"
+#include "layerwise/analysis/layer_readout.h"
 #include "layerwise/exit/policy.h"
 #include "layerwise/model/config.h"
 

@@ -8,9 +8,9 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
 #include "layerwise/exit/runner.h"
+#include "layerwise/inference/scope.h"
 #include "layerwise/model/layered_model.h"
 
 namespace layerwise::exit {
@@ -32,8 +32,8 @@ struct ExitTiming {
 /// Times `inputs` (N, ...) in batches of options.batch_size on options.device: the runner with
 /// `schedule` against full depth with the same batch size.
 ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
-                           const ExitPolicy& policy, analysis::HeadChoice heads,
-                           const analysis::EvalOptions& options, Schedule schedule,
+                           const ExitPolicy& policy, inference::HeadChoice heads,
+                           const inference::InferenceOptions& options, Schedule schedule,
                            int64_t repeats = 3);
 
 /// {"batch_size", "schedule", "device", "samples", "early_exit_seconds", "full_depth_seconds",

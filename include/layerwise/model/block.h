@@ -35,7 +35,7 @@ class MlpImpl : public torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 
  private:
-  std::string gelu_;
+  Gelu gelu_;
 };
 TORCH_MODULE(Mlp);
 

@@ -50,6 +50,7 @@ class TextEncoderImpl : public TextTransformer {
   explicit TextEncoderImpl(const ModelConfig& config);
   torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;  // (B, D)
 };
+TORCH_MODULE(TextEncoder);
 
 /// GPT-like language model: causal blocks, the head applied at every position; its output
 /// projection is the token embedding when tie_embeddings is set.
@@ -59,5 +60,6 @@ class TextDecoderImpl : public TextTransformer {
   torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;  // (B, T, D)
   bool per_token() const override { return true; }
 };
+TORCH_MODULE(TextDecoder);
 
 }  // namespace layerwise::model

@@ -1,5 +1,6 @@
 // Vision transformer (Dosovitskiy et al. 2021): patch embedding, class token, learned position
-// embeddings, L pre-LN blocks, final LayerNorm, linear classifier on the class token.
+// embeddings, L pre-LN blocks, final LayerNorm, linear classifier on the pooled tokens: the class
+// token (config pool cls) or the mean of the patch tokens (pool mean).
 //
 // Parameter names (timm's, so that checkpoints map by a rename table):
 //   patch_embed.proj.{weight (D, C, P, P), bias}  cls_token (1, 1, D)  dist_token (1, 1, D) (DeiT
@@ -21,12 +22,13 @@ class VitImpl : public LayeredModel {
   // (B, T, D) -> (B, T, D); images have no padding: mask is ignored
   torch::Tensor block(int64_t layer, const torch::Tensor& h,
                       const torch::Tensor& mask = {}) override;
-  // class token: (B, T, D) -> (B, D)
+  // the class token, or the mean of the patch tokens: (B, T, D) -> (B, D)
   torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask = {}) override;
 
   torch::nn::Conv2d patch_proj{nullptr};
   torch::Tensor cls_token, dist_token, pos_embed;  // dist_token: undefined unless DeiT
   torch::nn::ModuleList blocks{nullptr};
 };
+TORCH_MODULE(Vit);
 
 }  // namespace layerwise::model

@@ -11,11 +11,11 @@
 namespace layerwise::report {
 
 /// value with `digits` decimals; "n/a" when not finite.
-std::string fmt(double value, int digits = 2);
+std::string format_number(double value, int digits = 2);
 /// 100 x value with 2 decimals; "" when not a number.
 std::string percent(const nlohmann::json& value);
 /// A table cell from any JSON scalar.
-std::string cell(const nlohmann::json& value);
+std::string json_cell(const nlohmann::json& value);
 /// object[key] as a number; NaN when absent or not a number (JSON writes NaN as null).
 double number(const nlohmann::json& object, const char* key);
 /// A JSON list of numbers, scaled; NaN for entries that are not numbers.
@@ -32,8 +32,8 @@ std::string safe_name(const std::string& text);
 std::string table(const std::vector<std::string>& headers,
                   const std::vector<std::vector<std::string>>& rows);
 /// Averages of consecutive points, so that a long series draws as at most `points` points.
-std::pair<std::vector<double>, std::vector<double>> thin(const std::vector<double>& x,
-                                                         const std::vector<double>& y,
-                                                         size_t points);
+std::pair<std::vector<double>, std::vector<double>> downsample_series(const std::vector<double>& x,
+                                                                      const std::vector<double>& y,
+                                                                      size_t points);
 
 }  // namespace layerwise::report

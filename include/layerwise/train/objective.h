@@ -12,22 +12,23 @@
 
 #include <torch/torch.h>
 
+#include "layerwise/core/enum_names.h"
 #include "layerwise/model/layered_model.h"
 
 namespace layerwise::train {
 
 enum class Objective { standard, aligned, multihead };
 
-std::string to_string(Objective objective);
-/// "standard", "aligned" or "multihead"; throws layerwise::Error otherwise.
-Objective parse_objective(const std::string& name);
+/// How the objective weighs the layers: linear w_l = 2l / (L(L+1)), uniform 1/L, or custom (a
+/// list of L weights).
+enum class LayerWeighting { linear, uniform, custom };
 
 /// The head layout an objective trains: per_layer for multihead, shared otherwise.
 model::HeadMode head_mode_for(Objective objective);
 
-/// The L layer weights for scheme "linear", "uniform" or "custom" (then `custom` holds L
-/// non-negative numbers, not all zero, used as given). Throws layerwise::Error naming the problem.
-std::vector<double> layer_weights(const std::string& scheme, int64_t n_layers,
+/// The L layer weights of `scheme` (custom: `custom` holds L non-negative numbers, not all zero,
+/// used as given). Throws layerwise::Error naming train.layer_weights when they do not fit.
+std::vector<double> layer_weights(LayerWeighting scheme, int64_t n_layers,
                                   const std::vector<double>& custom = {});
 
 struct ObjectiveResult {
@@ -50,3 +51,20 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& labels, double label_smoothing = 0.0);
 
 }  // namespace layerwise::train
+
+namespace layerwise {
+template <>
+struct EnumNames<train::Objective> {
+  static constexpr std::pair<train::Objective, const char*> values[] = {
+      {train::Objective::standard, "standard"},
+      {train::Objective::aligned, "aligned"},
+      {train::Objective::multihead, "multihead"}};
+};
+template <>
+struct EnumNames<train::LayerWeighting> {
+  static constexpr std::pair<train::LayerWeighting, const char*> values[] = {
+      {train::LayerWeighting::linear, "linear"},
+      {train::LayerWeighting::uniform, "uniform"},
+      {train::LayerWeighting::custom, "custom"}};
+};
+}  // namespace layerwise

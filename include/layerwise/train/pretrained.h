@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "layerwise/data/task_data.h"
 #include "layerwise/model/layered_model.h"
 
 namespace layerwise::train {
@@ -13,8 +14,8 @@ namespace layerwise::train {
 model::ModelConfig pretrained_model_config(const std::string& path);
 
 /// Text models: the tokenizer kind the model's ids come from (a run's data tokenizer; wordpiece for
-/// BERT, gpt2 for GPT-2 checkpoints); "" for vision models.
-std::string pretrained_tokenizer(const std::string& path);
+/// BERT, gpt2 for GPT-2 checkpoints). Throws for vision models.
+data::TokenizerKind pretrained_tokenizer(const std::string& path);
 
 /// Copies the tokenizer files of `path` (vocab.txt, tokenizer_config.json, vocab.json, merges.txt,
 /// and a run's tokenizer.json: those present) into run_dir, so that a fine-tune reads text with the

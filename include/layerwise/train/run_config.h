@@ -14,10 +14,14 @@
 
 namespace layerwise::train {
 
+/// Image augmentation while training: none, flip (horizontal, p = 1/2), shift_flip (also random
+/// shifts of up to 2 pixels).
+enum class Augment { none, flip, shift_flip };
+
 struct TrainConfig {
   Objective objective = Objective::aligned;
-  std::string layer_weighting = "linear";  // linear | uniform | custom (then layer_weights)
-  std::vector<double> layer_weights;       // custom weights, one per layer
+  LayerWeighting layer_weighting = LayerWeighting::linear;
+  std::vector<double> layer_weights;  // layer_weighting custom: one weight per layer
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double lr = 1e-3;            // peak learning rate after warm-up
@@ -25,13 +29,14 @@ struct TrainConfig {
   double warmup_epochs = 1.0;  // linear warm-up length (may be fractional)
   double weight_decay = 0.05;  // AdamW, matrices only
   double beta1 = 0.9, beta2 = 0.999;
-  double clip_norm = 1.0;        // max global gradient norm; 0: no clipping
-  double label_smoothing = 0;    // cross-entropy against (1 - e) one-hot + e uniform
-  std::string augment = "flip";  // none | flip (horizontal, p = 1/2) | shift_flip (also +-2 px)
-  uint64_t seed = 0;             // model initialization, batch order, augmentation
-  int64_t eval_every = 0;        // validate every this many steps; 0: at the end of each epoch
-  int64_t checkpoint_every = 0;  // checkpoint every this many steps; 0: at the end of each epoch
-  int64_t log_every = 10;        // steps between metric flushes (one device sync each)
+  double adam_eps = 1e-8;           // AdamW's epsilon (the denominator's floor)
+  double clip_norm = 1.0;           // max global gradient norm; 0: no clipping
+  double label_smoothing = 0;       // cross-entropy against (1 - e) one-hot + e uniform
+  Augment augment = Augment::flip;  // text runs: none
+  uint64_t seed = 0;                // model initialization, batch order, augmentation
+  int64_t eval_every = 0;           // validate every this many steps; 0: at the end of each epoch
+  int64_t checkpoint_every = 0;     // checkpoint every this many steps; 0: at the end of each epoch
+  int64_t log_every = 10;           // steps between metric flushes (one device sync each)
   int64_t eval_batch_size = 512;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool bf16 = true;            // bf16 autocast on CUDA (ignored on CPU)
@@ -39,6 +44,36 @@ struct TrainConfig {
   bool fresh_head = false;     // with init: a new classifier even when the class count matches
 };
 
+/// The settings of training, described once (core/config_fields.h).
+template <typename C, typename Field, enable_for<C, TrainConfig> = 0>
+void visit_fields(C& c, Field&& field) {
+  field("objective", c.objective);
+  field("layer_weighting", c.layer_weighting);
+  field("layer_weights", c.layer_weights);
+  field("epochs", c.epochs, at_least(1));
+  field("batch_size", c.batch_size, at_least(1));
+  field("lr", c.lr, above(0));
+  field("min_lr", c.min_lr, at_least(0));
+  field("warmup_epochs", c.warmup_epochs, at_least(0));
+  field("weight_decay", c.weight_decay, at_least(0));
+  field("beta1", c.beta1, in_range(0, 1));
+  field("beta2", c.beta2, in_range(0, 1));
+  field("adam_eps", c.adam_eps, above(0));
+  field("clip_norm", c.clip_norm, at_least(0));
+  field("label_smoothing", c.label_smoothing, in_range(0, 1));
+  field("augment", c.augment);
+  field("seed", c.seed);
+  field("eval_every", c.eval_every, at_least(0));
+  field("checkpoint_every", c.checkpoint_every, at_least(0));
+  field("log_every", c.log_every, at_least(1));
+  field("eval_batch_size", c.eval_batch_size, at_least(1));
+  field("device", c.device);
+  field("bf16", c.bf16);
+  field("init", c.init);
+  field("fresh_head", c.fresh_head);
+}
+
+/// Throws layerwise::Error naming the setting out of range (train.epochs, ...).
 void validate(const TrainConfig& config);
 
 struct RunConfig {
@@ -53,11 +88,45 @@ nlohmann::json to_json(const RunConfig& config);
 RunConfig run_config_from_json(const nlohmann::json& json);
 
 nlohmann::json to_json(const TrainConfig& config);
-/// Fields present in `json` override those of `base` (used by --config files).
+/// Fields present in `json` override those of `base`.
 TrainConfig train_config_from_json(const nlohmann::json& json, TrainConfig base = {});
+
+/// Where a new run's configuration comes from; later sources win: the defaults, the model preset,
+/// a config file, then the settings given one by one (the CLI's flags). A run started from a
+/// trained model (init) takes that model's architecture, tokenizer and pixel normalization.
+struct RunConfigSources {
+  std::string preset;     // model preset; "": the file's model, else "small"
+  nlohmann::json file;    // a config file: {"model": {...} or "preset name", "train": {...},
+                          // "data": {...}}; null: none
+  std::string file_name;  // the file's path, for messages
+  nlohmann::json settings = nlohmann::json::object();  // {"model": {...}, "train", "data"}
+  std::string init;  // train.init: a run folder or a Hugging Face checkpoint folder
+};
+
+/// The configuration of a new run from its sources, with the defaults text models need (dataset
+/// spam-assassin, task from the architecture, no augmentation, sequence length from the model),
+/// checked. Throws layerwise::Error naming the setting at fault ("train.epochs must be >= 1").
+RunConfig resolve_run_config(const RunConfigSources& sources);
+
+/// The JSON value of setting "section.field" (model.d_model, train.epochs, data.classes, ...)
+/// written on a command line as `text`; throws naming the setting when it is not such a value.
+nlohmann::json setting_from_text(const std::string& setting, const std::string& text);
+
+/// Puts `value` at "section.field" of a settings document (RunConfigSources::settings).
+void set_setting(nlohmann::json& settings, const std::string& setting, nlohmann::json value);
 
 /// RUN/config.json: read and write (atomically).
 RunConfig read_run_config(const std::string& run_dir);
 void write_run_config(const std::string& run_dir, const RunConfig& config);
 
 }  // namespace layerwise::train
+
+namespace layerwise {
+template <>
+struct EnumNames<train::Augment> {
+  static constexpr std::pair<train::Augment, const char*> values[] = {
+      {train::Augment::none, "none"},
+      {train::Augment::flip, "flip"},
+      {train::Augment::shift_flip, "shift_flip"}};
+};
+}  // namespace layerwise

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerwise/train/run_config.h"
+
 namespace layerwise::workflow {
 
 struct DemoOptions {
@@ -16,8 +18,8 @@ struct DemoOptions {
   int64_t epochs = 2;
   int64_t batch_size = 256;  // larger batches halve the per-step overhead on CPU
   double lr = 2e-3;
-  std::string augment = "none";  // a run of a few epochs learns faster without augmentation
-  int64_t train_limit = 0;       // > 0: train on this many samples only
+  train::Augment augment = train::Augment::none;  // a few epochs learn faster without it
+  int64_t train_limit = 0;                        // > 0: train on this many samples only
   int64_t similarity_samples = 2000;
   bool multihead = false;  // also train the multi-head baseline
   std::string device = "cpu";

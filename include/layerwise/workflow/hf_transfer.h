@@ -10,13 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "layerwise/data/task_data.h"
+#include <nlohmann/json.hpp>
 
 namespace layerwise::workflow {
 
 struct ImportOptions {
-  data::DataConfig data;    // images: fashion-mnist by default; text: spam-assassin
-  bool data_given = false;  // data.dataset set by the user (else the model's default)
+  /// Data settings over the model's default dataset (images: fashion-mnist; text:
+  /// spam-assassin), as in config.json's "data": {"dataset": "idx", "dir": ..., "classes": [...]}.
+  nlohmann::json data = nlohmann::json::object();
   bool quiet = false;
 };
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "layerwise/analysis/layerwise_eval.h"
+#include "layerwise/inference/scope.h"
 
 namespace layerwise::workflow {
 
@@ -15,7 +15,7 @@ struct RunEvalOptions {
   double tolerance = 0.01;     // minimal depth: first layer within this of the final accuracy
   int64_t samples = 0;         // > 0: the first N samples of the split only
   std::string out;             // eval.json path; empty: RUN/eval.json
-  analysis::EvalOptions eval;  // batch size, device, bf16
+  inference::InferenceOptions inference;  // batch size, device, bf16
   bool quiet = false;
 };
 

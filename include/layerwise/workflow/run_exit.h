@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/exit/policy.h"
 #include "layerwise/exit/runner.h"
+#include "layerwise/inference/scope.h"
 
 namespace layerwise::workflow {
 
@@ -26,7 +26,7 @@ struct RunExitOptions {
   std::vector<exit::Schedule> time_schedules = {exit::Schedule::batch, exit::Schedule::stream};
   std::string out;     // exit.json path; empty: RUN/exit.json
   bool quiet = false;  // no progress on stderr
-  analysis::EvalOptions eval;
+  inference::InferenceOptions inference;
 };
 
 /// Sweeps the policy's thresholds on the split ("points"), calibrates (or takes) a threshold,

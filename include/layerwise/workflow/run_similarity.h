@@ -1,27 +1,27 @@
 // `layerwise similarity`: hidden states of a trained run's model on its data, compared layer by
-// layer with the similarity engine (the same files as `layerwise compare`).
+// layer with the similarity engine (the same files as `layerwise compare`, through compare.h).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "layerwise/analysis/layerwise_eval.h"
 #include "layerwise/analysis/similarity.h"
-#include "layerwise/analysis/similarity_files.h"
+#include "layerwise/analysis/similarity_results.h"
+#include "layerwise/inference/extract.h"
 
 namespace layerwise::workflow {
 
 struct RunSimilarityOptions {
   std::vector<std::string> metrics = {"cos", "cka_linear"};
   int64_t samples = 2000;           // the first N samples of the split (0: all)
-  std::string pool = "model";       // model | cls | mean | last: which token(s) represent a sample
+  inference::LayerPool pool;        // which token(s) represent a sample; nullopt: the model's own
   std::string split = "test";       // test | val | train
   std::string out;                  // folder; empty: the run folder
   bool save_activations = false;    // also write OUT/activations.safetensors (the layers compared)
   bool include_embeddings = false;  // also compare layer.0, the embedding output (with pool cls
                                     // it is the same for every image, so CKA is undefined)
   analysis::SimilarityOptions similarity;
-  analysis::EvalOptions eval;  // batch size, device, bf16 for the forward passes
+  inference::InferenceOptions inference;  // batch size, device, bf16 for the forward passes
   bool quiet = false;
 };
 

@@ -1,4 +1,5 @@
-// Writing similarity results: DIR/similarity.json, DIR/<metric>.csv and DIR/<metric>.svg.
+// Similarity results as one value and as similarity.json's content (workflow/compare.h writes
+// them with a CSV and an SVG heatmap per measure).
 #pragma once
 
 #include <map>
@@ -24,10 +25,5 @@ struct SimilarityResults {
 /// "correlation_with_cos": {name: Pearson r of the matrix entries} (when cos is among them),
 /// "seconds", "inputs", "options", "version"}.
 nlohmann::json similarity_json(const SimilarityResults& results);
-
-/// Writes similarity.json, one CSV and one SVG heatmap per measure into `dir` (created if missing).
-/// Every file is written to a temporary name and renamed; returns the paths written.
-std::vector<std::string> write_similarity_files(const std::string& dir,
-                                                const SimilarityResults& results);
 
 }  // namespace layerwise::analysis

@@ -1,0 +1,69 @@
+// A run folder: the one place that knows its files, whether a folder is a run, whether its
+// training finished, and the trainer state. Commands find a run's files here, never by spelling
+// their names. It sits in core so that the report (which reads result files, never models) and
+// the training code share it; the configuration's format belongs to train/run_config.h.
+//
+//   config.json                  the run's configuration and the code version (train/run_config.h)
+//   model.safetensors            the weights; metadata "step"
+//   optimizer.safetensors        AdamW moments; metadata "step"
+//   trainer_state.json           {"step", "total_steps", "seconds", "finished"}
+//   metrics.jsonl                one line per training step and per validation
+//   eval.json, eval_predictions.safetensors                     layerwise eval
+//   similarity.json, <measure>.csv, <measure>.svg, activations.safetensors   layerwise similarity
+//   exit.json                    layerwise exit
+//   import.json                  layerwise import: where the model came from
+//   tokenizer.json               text runs: layerwise's own tokenizer (bpe, byte); runs of imported
+//                                models hold Hugging Face's files instead (vocab.txt, vocab.json,
+//                                ...)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace layerwise {
+
+struct TrainerState {
+  int64_t step = 0;         // optimizer steps done
+  int64_t total_steps = 0;  // steps of the whole run
+  double seconds = 0;       // training time so far (validation and checkpoints included)
+  bool finished() const { return step >= total_steps; }
+};
+
+class RunDir {
+ public:
+  explicit RunDir(std::string path);
+
+  const std::string& path() const { return path_; }
+  /// PATH/name, for files named by what they hold (a measure's CSV, a tokenizer's vocabulary).
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  std::string config() const { return file("config.json"); }
+  std::string model() const { return file("model.safetensors"); }
+  std::string optimizer() const { return file("optimizer.safetensors"); }
+  std::string trainer_state() const { return file("trainer_state.json"); }
+  std::string metrics() const { return file("metrics.jsonl"); }
+  std::string eval() const { return file("eval.json"); }
+  std::string eval_predictions() const { return file("eval_predictions.safetensors"); }
+  std::string similarity() const { return file("similarity.json"); }
+  std::string activations() const { return file("activations.safetensors"); }
+  std::string exit() const { return file("exit.json"); }
+  std::string import_info() const { return file("import.json"); }
+  std::string tokenizer() const { return file("tokenizer.json"); }
+
+  /// A run: config.json and trainer_state.json (written at the first checkpoint).
+  bool is_run() const;
+  /// config.json is there: a run, or one that never reached its first checkpoint.
+  bool has_config() const;
+  /// A run whose trainer state says every step is done.
+  bool finished() const;
+
+  /// trainer_state.json; throws layerwise::Error naming the file if missing or malformed.
+  TrainerState read_state() const;
+  /// Writes trainer_state.json atomically.
+  void write_state(const TrainerState& state) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace layerwise

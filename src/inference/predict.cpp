@@ -1,0 +1,75 @@
+#include "layerwise/inference/predict.h"
+
+#include <cmath>
+
+#include "layerwise/core/error.h"
+#include "layerwise/core/progress.h"
+
+namespace layerwise::inference {
+
+namespace {
+
+// Rows per forward pass: per-token models score every position, so their batches hold about
+// as many positions as options.batch_size * 4 (the (L, positions, vocabulary) logits dominate).
+int64_t rows_per_batch(model::LayeredModel& model, const torch::Tensor& inputs,
+                       const InferenceOptions& options) {
+  if (!model.per_token() || inputs.dim() < 2) return options.batch_size;
+  return std::max<int64_t>(1, options.batch_size * 4 / inputs.size(1));
+}
+
+}  // namespace
+
+analysis::LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor& inputs,
+                                          const torch::Tensor& labels, HeadChoice heads,
+                                          const InferenceOptions& options) {
+  LW_CHECK(inputs.size(0) == labels.size(0), "evaluation: ", inputs.size(0), " inputs but ",
+           labels.size(0), " labels");
+  LW_CHECK(inputs.size(0) > 0, "evaluation: no samples");
+  InferenceScope scope(model, options);
+  const int64_t n_layers = model.n_layers();
+  const int64_t rows = rows_per_batch(model, inputs, options);
+  std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last, scored_labels;
+  Progress progress(options.progress.empty());
+  for (int64_t start = 0; start < inputs.size(0); start += rows) {
+    const int64_t end = std::min(inputs.size(0), start + rows);
+    progress.items(options.progress, start, inputs.size(0));
+    const auto x = inputs.slice(0, start, end).to(options.device);
+    auto y = labels.slice(0, start, end).to(options.device);  // (B) or per token (B, T)
+    const auto mask = model.token_mask(x);
+    const auto hidden = model.forward_layers(x);
+    // Items: one per sample, or every scored position of per-token models.
+    const auto scored = model.per_token() ? y.ne(model::kIgnoreLabel) : torch::Tensor();
+    if (scored.defined()) y = y.index({scored});  // (N_b)
+    std::vector<torch::Tensor> pooled;            // L of (N_b, D)
+    for (int64_t l = 1; l <= n_layers; ++l) {
+      auto z = model.pool(hidden[l], mask);
+      if (scored.defined()) z = z.index({scored});
+      pooled.push_back(z.to(torch::kFloat32));
+    }
+    const auto z = torch::stack(pooled);  // (L, B, D)
+    torch::Tensor logits;                 // (L, B, C)
+    if (heads == HeadChoice::last) {
+      logits = model.head(z);
+    } else {
+      std::vector<torch::Tensor> per_layer;
+      for (int64_t l = 1; l <= n_layers; ++l) per_layer.push_back(model.head_at(pooled[l - 1], l));
+      logits = torch::stack(per_layer);
+    }
+    logits = logits.to(torch::kFloat32);
+    const auto log_probs = logits.log_softmax(-1);             // (L, B, C)
+    const auto [top_log_prob, top_class] = log_probs.max(-1);  // (L, B)
+    predictions.push_back(top_class.cpu());
+    confidence.push_back(top_log_prob.exp().cpu());
+    const double max_entropy = std::log(double(log_probs.size(-1)));
+    entropy.push_back((-(log_probs.exp() * log_probs).sum(-1) / max_entropy).cpu());  // (L, B)
+    loss.push_back(-log_probs.gather(-1, y.expand({n_layers, -1}).unsqueeze(-1)).squeeze(-1).cpu());
+    const auto last = z[n_layers - 1].expand_as(z);                             // (L, B, D)
+    cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
+    scored_labels.push_back(y.to(torch::kCPU, torch::kInt64));
+  }
+  progress.items(options.progress, inputs.size(0), inputs.size(0));
+  return {torch::cat(predictions, 1), torch::cat(confidence, 1),  torch::cat(entropy, 1),
+          torch::cat(loss, 1),        torch::cat(cos_to_last, 1), torch::cat(scored_labels)};
+}
+
+}  // namespace layerwise::inference

@@ -1,0 +1,86 @@
+#include "layerwise/workflow/compare.h"
+
+#include <iostream>
+
+#include "layerwise/analysis/cos.h"
+#include "layerwise/core/atomic_file.h"
+#include "layerwise/core/compat.h"
+#include "layerwise/core/error.h"
+#include "layerwise/core/matrix_io.h"
+#include "layerwise/core/safetensors.h"
+#include "layerwise/report/svg.h"
+
+namespace layerwise::workflow {
+
+analysis::SimilarityResults compare_layers(const analysis::Layers& a, const analysis::Layers& b,
+                                           std::vector<std::string> names_a,
+                                           std::vector<std::string> names_b,
+                                           const std::vector<std::string>& metrics,
+                                           const analysis::SimilarityOptions& options, bool quiet) {
+  analysis::SimilarityResults results;
+  results.layers_a = std::move(names_a);
+  results.layers_b = std::move(names_b);
+  results.n_samples = a.front().size(0);
+  results.metrics = analysis::compute_similarity(metrics, a, b, options, &results.seconds);
+  if (!quiet)
+    for (const auto& [metric, seconds] : results.seconds)
+      std::cerr << metric << ": " << a.size() << " x " << b.size() << " in " << seconds << " s\n";
+  results.options = {{"rbf_threshold", options.rbf.threshold},
+                     {"median_samples", options.rbf.median_samples},
+                     {"svcca_variance", options.svcca_variance},
+                     {"minibatch", options.minibatch_size}};
+  return results;
+}
+
+std::vector<std::string> write_similarity_files(const std::string& dir,
+                                                const analysis::SimilarityResults& results) {
+  make_directories(dir);
+  // Render everything first, so that a failure leaves the folder as it was.
+  std::vector<std::pair<std::string, std::string>> files;
+  files.emplace_back(dir + "/similarity.json", similarity_json(results).dump(2) + "\n");
+  for (const auto& [name, matrix] : results.metrics) {
+    files.emplace_back(dir + "/" + name + ".csv",
+                       matrix_to_csv(matrix, results.layers_a, results.layers_b));
+    report::HeatmapOptions options;
+    options.title = name + ": " + analysis::metric_description(name);
+    if (analysis::metric_is_similarity(name)) {
+      options.low = std::min(0.0, matrix.min().item<double>());
+      options.high = 1.0;
+    }
+    files.emplace_back(dir + "/" + name + ".svg",
+                       report::heatmap_svg(matrix, results.layers_a, results.layers_b, options));
+  }
+  std::vector<std::string> written;
+  for (const auto& [path, contents] : files) {
+    write_file_atomic(path, contents);
+    written.push_back(path);
+  }
+  return written;
+}
+
+std::vector<std::string> run_compare(const CompareOptions& o) {
+  LW_CHECK(o.layers_b.empty() || !o.file_b.empty(),
+           "a layer selection for B needs a second file B");
+  const auto a = analysis::load_layer_file(o.file_a, o.load);
+  auto load_b = o.load;
+  if (!o.layers_b.empty()) load_b.select = o.layers_b;
+  const auto b = o.file_b.empty() ? a : analysis::load_layer_file(o.file_b, load_b);
+  auto results =
+      compare_layers(a.layers, b.layers, a.names, b.names, o.metrics, o.similarity, o.quiet);
+  results.inputs = {{"a", o.file_a},
+                    {"b", o.file_b.empty() ? o.file_a : o.file_b},
+                    {"pool", enum_name(o.load.pool)},
+                    {"device", o.load.device.str()}};
+  results.options["tf32"] = compat::cuda_tf32();
+  auto written = write_similarity_files(o.out, results);
+  if (o.per_sample) {
+    const auto per_sample = analysis::cos_per_sample_matrix(a.layers, b.layers);
+    const std::string path = o.out + "/cos_per_sample.safetensors";
+    write_safetensors(path, {std::make_pair(std::string("cos"), per_sample)});
+    written.push_back(path);
+  }
+  if (!o.quiet) std::cerr << "wrote " << written.size() << " files to " << o.out << "\n";
+  return written;
+}
+
+}  // namespace layerwise::workflow
