@@ -119,6 +119,7 @@ void add_options(CLI::App& app, TrainFlags& f) {
   s.add("--seed", "train.seed", "initialization, batch order, augmentation");
   s.add("--eval-every", "train.eval_every", "validate every N steps (0: each epoch)");
   s.add("--checkpoint-every", "train.checkpoint_every", "checkpoint every N steps (0: each epoch)");
+  s.add("--keep-checkpoints", "train.keep_checkpoints", "complete checkpoints kept, newest first");
   s.add("--log-every", "train.log_every", "steps per metrics flush");
   s.add_switch("--no-bf16", "train.bf16", false, "CUDA: train in float32 instead of bf16 autocast");
   s.add("--dataset", "data.dataset",

@@ -11,6 +11,15 @@
 
 namespace lw = layerwise;
 
+namespace {
+
+// The first line of a library message (LibTorch's carry their call sites on further lines).
+std::string first_line(const std::string& message) {
+  return message.substr(0, message.find('\n'));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"layerwise " + lw::version_string() +
                ": how the hidden layers of a transformer relate to each other"};
@@ -55,14 +64,23 @@ int main(int argc, char** argv) {
   try {
     for (const auto& [name, run] : commands)
       if (app.got_subcommand(name)) return run(global);
+  } catch (const lw::EnvironmentError& e) {  // docs/ERRORS.md: 3 for the machine, 2 for the input
+    std::cerr << "layerwise: " << e.what() << "\n";
+    return 3;
   } catch (const lw::Error& e) {
     std::cerr << "layerwise: " << e.what() << "\n";
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "layerwise: out of memory (lower --batch-size or the sample count)\n";
+    return 3;
   } catch (const c10::Error& e) {
-    std::cerr << "layerwise: " << e.what_without_backtrace() << "\n";
-    return 2;
+    const std::string message = first_line(e.what_without_backtrace());
+    const bool memory = message.find("alloc") != std::string::npos ||
+                        message.find("out of memory") != std::string::npos;
+    std::cerr << "layerwise: " << (memory ? "out of memory: " : "") << message << "\n";
+    return memory ? 3 : 2;
   } catch (const std::exception& e) {
-    std::cerr << "layerwise: " << e.what() << "\n";
+    std::cerr << "layerwise: internal error (please report it): " << first_line(e.what()) << "\n";
     return 1;
   }
   return 2;

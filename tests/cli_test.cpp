@@ -1,5 +1,6 @@
 // The layerwise program as a user runs it: outputs, exit codes and one-line errors.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -150,6 +151,22 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
   layerwise::write_safetensors(dir + "/twenty.safetensors", {{"layer.0", torch::randn({20, 4})}});
   expect_usage_error("compare " + dir + "/twenty.safetensors " + dir + "/short.safetensors -m cos",
                      "A has 20 samples but B has 10", out);
+  // More samples than the file holds: said, not silently fewer.
+  expect_usage_error("compare " + dir + "/twenty.safetensors --samples 100", "holds 20", out);
+  // An output folder that is a file stays a file.
+  std::ofstream(dir + "/taken");
+  auto result = run("compare " + good + " -q --out " + dir + "/taken");
+  EXPECT_EQ(result.code, 2) << result.output;
+  EXPECT_NE(result.output.find("is a file"), std::string::npos) << result.output;
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/taken"));
+  // A new output folder appears whole: nothing is left of it when a write fails half-way.
+  EXPECT_FALSE(std::filesystem::exists(out)) << "failed commands left " << out;
+  EXPECT_FALSE(std::filesystem::exists(out + ".partial"));
+  // Sizes that cannot fit in memory: exit 3 (the machine, not the input), the size named.
+  result = run("example --samples 10000000 --tokens 4096 --width 65536 -q --out " + dir + "/x");
+  EXPECT_EQ(result.code, 3) << result.output;
+  EXPECT_NE(result.output.find("GiB"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x"));
 }
 
 namespace {

@@ -91,6 +91,18 @@ TEST(Vit, MeanPoolingReadsThePatchTokens) {
             std::string::npos);
 }
 
+TEST(Weights, NonFiniteWeightsAreRefusedByName) {
+  auto model = lm::make_model(tiny_config());
+  auto tensors = lm::named_weights(*model);
+  for (auto& [name, tensor] : tensors) tensor = tensor.detach().clone();
+  tensors[3].second.view(-1)[0] = std::nan("");
+  const auto name = tensors[3].first;
+  EXPECT_NE(error_message([&] {
+              lm::load_weights(tensors, *model, "m.safetensors");
+            }).find("m.safetensors: tensor '" + name + "' holds NaN or infinite values"),
+            std::string::npos);
+}
+
 TEST(Vit, ParameterNamesAreStable) {
   auto model = lm::make_model(tiny_config());
   std::vector<std::string> names;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layerwise/core/atomic_file.h"
+#include "layerwise/core/run_dir.h"
 #include "layerwise/core/safetensors.h"
 #include "layerwise/data/image_dataset.h"
 #include "layerwise/model/layered_model.h"
@@ -251,11 +252,26 @@ TEST(Training, ResumedRunReachesTheSameWeights) {
   }
   EXPECT_EQ(step_lines, 12);
 
-  // A checkpoint whose files disagree on the step is refused.
-  layerwise::write_file_atomic(dir + "/parts/trainer_state.json",
-                               R"({"step": 3, "total_steps": 12, "seconds": 1})");
-  EXPECT_TRUE(contains(error_message([&] { lt::resume_run(dir + "/parts", "", quiet); }),
-                       "different steps"));
+  // Two complete checkpoints are kept (steps 12 and 6); a damaged one is passed over for the one
+  // before it, from which the run reaches the same weights again.
+  const layerwise::RunDir parts_dir(dir + "/parts");
+  const auto folders = parts_dir.checkpoint_folders();
+  ASSERT_EQ(folders.size(), 2u);
+  EXPECT_EQ(folders[0].first, 12);
+  EXPECT_EQ(folders[1].first, 6);
+  const auto damage = [](const std::string& file) { std::ofstream(file, std::ios::app) << "x"; };
+  damage(folders[0].second + "/optimizer.safetensors");
+  EXPECT_TRUE(contains(lt::verify_checkpoint(folders[0].second), "bytes"));
+  EXPECT_EQ(lt::resume_run(dir + "/parts", "", quiet).step, 12);
+  const auto again = layerwise::read_safetensors(dir + "/parts/model.safetensors");
+  for (size_t i = 0; i < whole.tensors.size(); ++i)
+    EXPECT_EQ(max_diff(whole.tensors[i].second, again.tensors[i].second), 0.0);
+  // With every checkpoint damaged, resume refuses and says why.
+  for (const auto& [step, folder] : parts_dir.checkpoint_folders())
+    damage(folder + "/model.safetensors");
+  const auto refused = error_message([&] { lt::resume_run(dir + "/parts", "", quiet); });
+  EXPECT_TRUE(contains(refused, "no complete checkpoint")) << refused;
+  EXPECT_TRUE(contains(refused, "step-000000006: model.safetensors has")) << refused;
   // A folder that already holds a run is not overwritten.
   EXPECT_TRUE(contains(error_message([&] { lt::train_new_run(config, dir + "/whole", quiet); }),
                        "already holds a run"));

@@ -130,7 +130,9 @@ LayerFile load_layer_file(const std::string& path, const LoadOptions& options) {
     auto x = tensors[order[k]];
     LW_CHECK(x.dim() == 2 || x.dim() == 3, path, ": tensor '", name, "' has shape ", x.sizes(),
              "; a layer must be (N, D) or (N, T, D)");
-    if (options.max_samples > 0) x = x.narrow(0, 0, std::min(options.max_samples, x.size(0)));
+    LW_CHECK(options.max_samples <= x.size(0), path, ": ", options.max_samples,
+             " samples asked for but tensor '", name, "' holds ", x.size(0));
+    if (options.max_samples > 0) x = x.narrow(0, 0, options.max_samples);
     if (x.scalar_type() != torch::kFloat64) x = x.to(torch::kFloat32);
     out.names.push_back(name);
     numbers.push_back(number);

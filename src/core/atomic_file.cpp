@@ -1,5 +1,6 @@
 #include "layerwise/core/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,8 +22,9 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     out.flush();
     if (!out) {
+      const std::string reason = std::strerror(errno);
       std::remove(tmp.c_str());
-      throw Error(str_cat("writing '", path, "' failed (disk full?)"));
+      throw EnvironmentError(str_cat("writing '", path, "' failed: ", reason, " (disk full?)"));
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -49,6 +51,27 @@ void make_directories(const std::string& dir) {
 bool file_exists(const std::string& path) {
   std::error_code error;
   return std::filesystem::is_regular_file(path, error);
+}
+
+void sync_to_disk(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  LW_CHECK(fd >= 0, "cannot open '", path, "' to flush it: ", std::strerror(errno));
+  const int result = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  LW_CHECK(result == 0, "flushing '", path, "' to disk failed: ", std::strerror(error));
+}
+
+void replace_with_link(const std::string& link, const std::string& target) {
+  const std::string tmp = str_cat(link, ".tmp.", ::getpid());
+  std::remove(tmp.c_str());
+  LW_CHECK(::symlink(target.c_str(), tmp.c_str()) == 0, "cannot create link '", tmp,
+           "': ", std::strerror(errno));
+  if (std::rename(tmp.c_str(), link.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw Error(str_cat("cannot move link '", tmp, "' to '", link, "': ", reason));
+  }
 }
 
 }  // namespace layerwise

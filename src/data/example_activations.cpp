@@ -13,6 +13,15 @@ std::vector<std::pair<std::string, torch::Tensor>> example_activations(
   LW_CHECK(options.n_samples > 1 && options.n_tokens > 0 && options.width > 0 &&
                options.n_layers > 0 && options.n_classes > 0,
            "example: samples (> 1), tokens, width, layers and classes must be positive");
+  // The file holds every layer: refuse what would not fit rather than fail inside an allocation.
+  const double bytes = 4.0 * double(options.n_samples) * double(options.n_tokens) *
+                       double(options.width) * double(options.n_layers + 1);
+  constexpr double kMaxBytes = 16.0 * (1ull << 30);
+  if (bytes > kMaxBytes)
+    throw EnvironmentError(
+        str_cat("example: ", options.n_layers + 1, " layers of ", options.n_samples, " x ",
+                options.n_tokens, " x ", options.width, " float32 need ", bytes / (1ull << 30),
+                " GiB; the limit is 16 GiB (lower --samples, --tokens, --width ", "or --layers)"));
   torch::NoGradGuard no_grad;
   auto generator = at::detail::createCPUGenerator(options.seed);
   const auto normal = [&](at::IntArrayRef shape) { return at::normal(0.0, 1.0, shape, generator); };

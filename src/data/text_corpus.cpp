@@ -60,7 +60,7 @@ std::string read_message(const std::string& file, const std::string& dir) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, numbers out of range
     throw Error(str_cat(file, ": not valid JSON (", e.what(), "); ", fix));
   }
   LW_CHECK(json.is_object() && json.contains("text") && json["text"].is_string(), file,
@@ -109,7 +109,7 @@ JsonlRecord parse_jsonl_line(const std::string& path, std::string_view line, int
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, numbers out of range
     throw Error(str_cat(where, "not valid JSON (", e.what(), ")"));
   }
   LW_CHECK(json.is_object(), where, "expected a JSON object, got ", json_type(json));

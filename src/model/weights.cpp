@@ -32,6 +32,9 @@ void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& tens
     LW_CHECK(it->second.is_floating_point() == weight.is_floating_point(), source, ": tensor '",
              name, "' has dtype ", it->second.scalar_type(), ", the model expects ",
              weight.scalar_type());
+    // A NaN or infinite weight would turn every output into NaN: refuse it by name.
+    LW_CHECK(!it->second.is_floating_point() || torch::isfinite(it->second).all().item<bool>(),
+             source, ": tensor '", name, "' holds NaN or infinite values");
     weight.copy_(it->second);
     used.insert(name);
   }

@@ -15,6 +15,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/run_dir.h"
+#include "layerwise/core/staged_folder.h"
 #include "layerwise/core/version.h"
 #include "layerwise/report/charts.h"
 #include "layerwise/report/page_parts.h"
@@ -269,9 +270,15 @@ class ReportBuilder {
       const auto rows = s.at("layers_a").get<std::vector<std::string>>();
       const auto cols = s.at("layers_b").get<std::vector<std::string>>();
       for (const auto& [metric, matrix] : s.at("metrics").items()) {
+        const auto where = str_cat(RunDir(runs_[k].dir).similarity(), ": ", metric);
+        LW_CHECK(matrix.is_array() && matrix.size() == rows.size(), where, " must have ",
+                 rows.size(), " rows (one per entry of layers_a)");
         std::vector<double> values;
-        for (const auto& row : matrix)
+        for (const auto& row : matrix) {
+          LW_CHECK(row.is_array() && row.size() == cols.size(), where, ": every row must have ",
+                   cols.size(), " entries (one per entry of layers_b)");
           for (const auto& v : row) values.push_back(v.is_number() ? v.get<double>() : NAN);
+        }
         matrices.push_back({k, metric,
                             torch::tensor(values, torch::kFloat64).view({int64_t(rows.size()), -1}),
                             rows, cols});
@@ -462,13 +469,16 @@ std::vector<std::string> write_report(const std::vector<std::string>& run_dirs,
   } catch (const nlohmann::json::exception& e) {  // a run file of another layout or version
     throw Error(str_cat("report: a run file lacks what the report reads (", e.what(), ")"));
   }
+  // The figures whole (staged, then swapped for the previous ones), then the page that shows them.
   const fs::path figure_dir = out_path.parent_path() / (out_path.stem().string() + "_figures");
-  make_directories(figure_dir.string());
+  StagedFolder figures(figure_dir.string(), StagedFolder::Existing::replace);
   std::vector<std::string> paths;
   for (const auto& f : report.figures) {
+    write_file_atomic(figures.path() + "/" + f.name + ".svg",
+                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + f.svg);
     paths.push_back((figure_dir / (f.name + ".svg")).string());
-    write_file_atomic(paths.back(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + f.svg);
   }
+  figures.commit();
   write_file_atomic(out, report.html);
   return paths;
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "layerwise/core/matrix_io.h"
 #include "layerwise/core/progress.h"
 #include "layerwise/core/run_dir.h"
+#include "layerwise/core/staged_folder.h"
 #include "layerwise/data/augment.h"
 #include "layerwise/data/image_dataset.h"
 #include "layerwise/inference/predict.h"
@@ -140,7 +142,25 @@ class Trainer {
     if (!note.empty()) progress_.message(note);
   }
 
-  void restore() { state_ = load_checkpoint(run_dir_, *model_, *optimizer_); }
+  // The newest complete checkpoint, checked against what the configuration and the data give.
+  void restore() {
+    run_dir_.remove_stale_temporaries();
+    const auto planned = state_.total_steps;
+    if (!has_checkpoint(run_dir_)) {  // stopped before its first one: the run starts again
+      progress_.message(str_cat(run_dir_.path(), " has no checkpoint yet: starting at step 0"));
+      if (!config_.train.init.empty()) start_from_pretrained();
+      return;
+    }
+    const auto restored = load_checkpoint(run_dir_, *model_, *optimizer_);
+    state_ = restored.state;
+    LW_CHECK(state_.total_steps == planned && state_.step <= planned, restored.source,
+             ": the checkpoint is at step ", state_.step, " of ", state_.total_steps,
+             " but config.json and the data give ", planned, " steps (", config_.train.epochs,
+             " epochs of ", steps_per_epoch_, " batches of ", config_.train.batch_size,
+             "); the configuration or the data changed since the run started; cannot resume");
+    progress_.message(str_cat("resuming from ", restored.source, " (step ", state_.step, " of ",
+                              state_.total_steps, ")"));
+  }
 
   TrainSummary run() {
     const auto& t = config_.train;
@@ -215,7 +235,7 @@ class Trainer {
       if (validate_now) summary.val_accuracy = run_validation(log, epoch);
       if (checkpoint_now) {
         state_.seconds = seconds_before + seconds_since(start);
-        save_checkpoint(run_dir_, *model_, *optimizer_, state_);
+        save_checkpoint(run_dir_, *model_, *optimizer_, state_, t.keep_checkpoints);
       }
       if (stop) break;
     }
@@ -324,14 +344,22 @@ TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
   config.model.heads = head_mode_for(config.train.objective);
   if (!config.model.is_text()) model::validate(config.model);  // text: once the vocabulary is known
   validate(config.train);
+  std::error_code error;
+  const bool created = !std::filesystem::exists(run_dir, error);
   make_directories(run_dir);
-  // A text run started from a model keeps its tokenizer, hence its vocabulary.
-  if (!config.train.init.empty() && config.model.is_text())
-    copy_tokenizer_files(config.train.init, run_dir);
-  // loads the data, measures normalization
-  Trainer trainer(std::move(config), run_dir, options, /*resuming=*/false);
-  write_run_config(run_dir, trainer.config());
-  return trainer.run();
+  std::unique_ptr<Trainer> trainer;
+  try {
+    // A text run started from a model keeps its tokenizer, hence its vocabulary.
+    if (!config.train.init.empty() && config.model.is_text())
+      copy_tokenizer_files(config.train.init, run_dir);
+    // loads the data, measures normalization
+    trainer = std::make_unique<Trainer>(std::move(config), run_dir, options, /*resuming=*/false);
+    write_run_config(run_dir, trainer->config());
+  } catch (...) {
+    if (created) remove_folder(run_dir);  // a run that never started leaves no folder
+    throw;
+  }
+  return trainer->run();
 }
 
 TrainSummary resume_run(const std::string& run_dir, const std::string& device,

@@ -1,5 +1,6 @@
 #include "layerwise/workflow/compare.h"
 
+#include <filesystem>
 #include <iostream>
 
 #include "layerwise/analysis/cos.h"
@@ -8,6 +9,7 @@
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
 #include "layerwise/core/safetensors.h"
+#include "layerwise/core/staged_folder.h"
 #include "layerwise/report/svg.h"
 
 namespace layerwise::workflow {
@@ -58,6 +60,22 @@ std::vector<std::string> write_similarity_files(const std::string& dir,
   return written;
 }
 
+std::vector<std::string> write_result_folder(
+    const std::string& out,
+    const std::function<std::vector<std::string>(const std::string& folder)>& write) {
+  std::error_code error;
+  if (std::filesystem::exists(out, error)) {
+    LW_CHECK(std::filesystem::is_directory(out, error), "'", out,
+             "' is a file, not a folder; choose another output folder");
+    return write(out);
+  }
+  StagedFolder staged(out);
+  auto written = write(staged.path());
+  staged.commit();
+  for (auto& path : written) path = out + path.substr(staged.path().size());
+  return written;
+}
+
 std::vector<std::string> run_compare(const CompareOptions& o) {
   LW_CHECK(o.layers_b.empty() || !o.file_b.empty(),
            "a layer selection for B needs a second file B");
@@ -72,13 +90,15 @@ std::vector<std::string> run_compare(const CompareOptions& o) {
                     {"pool", enum_name(o.load.pool)},
                     {"device", o.load.device.str()}};
   results.options["tf32"] = compat::cuda_tf32();
-  auto written = write_similarity_files(o.out, results);
-  if (o.per_sample) {
-    const auto per_sample = analysis::cos_per_sample_matrix(a.layers, b.layers);
-    const std::string path = o.out + "/cos_per_sample.safetensors";
-    write_safetensors(path, {std::make_pair(std::string("cos"), per_sample)});
-    written.push_back(path);
-  }
+  const auto written = write_result_folder(o.out, [&](const std::string& dir) {
+    auto paths = write_similarity_files(dir, results);
+    if (o.per_sample) {
+      const auto per_sample = analysis::cos_per_sample_matrix(a.layers, b.layers);
+      paths.push_back(dir + "/cos_per_sample.safetensors");
+      write_safetensors(paths.back(), {std::make_pair(std::string("cos"), per_sample)});
+    }
+    return paths;
+  });
   if (!o.quiet) std::cerr << "wrote " << written.size() << " files to " << o.out << "\n";
   return written;
 }

@@ -27,11 +27,9 @@ void ensure_trained(const train::RunConfig& config, const std::string& run_dir,
   const RunDir run(run_dir);
   if (run.finished()) {
     if (!options.quiet) std::cerr << run_dir << ": already trained, reusing it\n";
-  } else if (run.is_run()) {
+  } else if (run.has_config()) {  // interrupted, perhaps before its first checkpoint
     train::resume_run(run_dir, options.device, train_options);
   } else {
-    LW_CHECK(!run.has_config(), run_dir,
-             " holds a run that never reached its first checkpoint; remove it and run again");
     train::train_new_run(config, run_dir, train_options);
   }
 }

@@ -32,17 +32,21 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
                     {"objective", enum_name(run.config.train.objective)},
                     {"device", options.inference.device.str()}};
   const std::string out = options.out.empty() ? run_dir : options.out;
-  write_similarity_files(out, results);
-  if (options.save_activations) {
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (size_t l = 0; l < layers.size(); ++l) tensors.emplace_back(names[l], layers[l]);
-    tensors.emplace_back("labels", examples.labels);
-    write_safetensors(RunDir(out).activations(), tensors,
-                      {{"run", run_dir},
-                       {"split", options.split},
-                       {"pool", pool},
-                       {"version", version_string()}});
-  }
+  write_result_folder(out, [&](const std::string& dir) {
+    auto paths = write_similarity_files(dir, results);
+    if (options.save_activations) {
+      std::vector<std::pair<std::string, torch::Tensor>> tensors;
+      for (size_t l = 0; l < layers.size(); ++l) tensors.emplace_back(names[l], layers[l]);
+      tensors.emplace_back("labels", examples.labels);
+      paths.push_back(RunDir(dir).activations());
+      write_safetensors(paths.back(), tensors,
+                        {{"run", run_dir},
+                         {"split", options.split},
+                         {"pool", pool},
+                         {"version", version_string()}});
+    }
+    return paths;
+  });
   return results;
 }
 

@@ -1,8 +1,9 @@
 // Errors: the one exception type for bad input, and the check macro that throws it.
 //
-// Library code throws layerwise::Error with a message that names the file, tensor or flag at fault
-// and what was expected. The CLI catches it at the top, prints the message on one line and exits
-// with 2.
+// Library code throws layerwise::Error with a message that names the file, tensor or setting at
+// fault and what was expected; EnvironmentError when the machine failed rather than the input (a
+// full disk). The CLI catches them at the top, prints the message on one line and exits with 2 (3
+// for the environment); docs/ERRORS.md lists them.
 #pragma once
 
 #include <sstream>
@@ -26,6 +27,12 @@ const char* enum_name(E value);
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// The environment failed: no space left on the disk, memory exhausted. One line, ready to print.
+class EnvironmentError : public Error {
+ public:
+  using Error::Error;
 };
 
 namespace detail {

@@ -4,9 +4,13 @@
 // the training code share it; the configuration's format belongs to train/run_config.h.
 //
 //   config.json                  the run's configuration and the code version (train/run_config.h)
-//   model.safetensors            the weights; metadata "step"
-//   optimizer.safetensors        AdamW moments; metadata "step"
-//   trainer_state.json           {"step", "total_steps", "seconds", "finished"}
+//   checkpoints/step-000000123/  one complete checkpoint (train/checkpoint.h): the three files
+//                                below and manifest.json (their sizes and CRC-32s)
+//   checkpoint                   link to the newest published checkpoint folder
+//   model.safetensors            the weights; metadata "step"            } links through
+//   optimizer.safetensors        AdamW moments; metadata "step"          } `checkpoint` (plain
+//   trainer_state.json           {"step", "total_steps", "seconds",      } files in runs written
+//                                 "finished"}                            } before checkpoints/)
 //   metrics.jsonl                one line per training step and per validation
 //   eval.json, eval_predictions.safetensors                     layerwise eval
 //   similarity.json, <measure>.csv, <measure>.svg, activations.safetensors   layerwise similarity
@@ -19,6 +23,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace layerwise {
 
@@ -28,6 +34,11 @@ struct TrainerState {
   double seconds = 0;       // training time so far (validation and checkpoints included)
   bool finished() const { return step >= total_steps; }
 };
+
+/// A trainer_state.json file; throws layerwise::Error naming the file if missing or malformed.
+TrainerState read_trainer_state(const std::string& path);
+/// Writes a trainer_state.json file atomically.
+void write_trainer_state(const std::string& path, const TrainerState& state);
 
 class RunDir {
  public:
@@ -49,6 +60,17 @@ class RunDir {
   std::string exit() const { return file("exit.json"); }
   std::string import_info() const { return file("import.json"); }
   std::string tokenizer() const { return file("tokenizer.json"); }
+
+  std::string checkpoints() const { return file("checkpoints"); }
+  std::string checkpoint_link() const { return file("checkpoint"); }
+  /// RUN/checkpoints/step-<step, 9 digits>.
+  std::string checkpoint_folder(int64_t step) const;
+  /// The checkpoint folders with their steps, newest first (folders still being written, named
+  /// *.partial, left out).
+  std::vector<std::pair<int64_t, std::string>> checkpoint_folders() const;
+  /// Removes what an interrupted write leaves behind: *.tmp.<pid> files and links in the run
+  /// folder, checkpoints/*.partial and *.old folders.
+  void remove_stale_temporaries() const;
 
   /// A run: config.json and trainer_state.json (written at the first checkpoint).
   bool is_run() const;

@@ -1,7 +1,9 @@
-// A run folder's checkpoint (core/run_dir.h names the files): the weights (stable names), the AdamW
-// moments and the trainer state. Each file is written atomically; the three record the same step,
-// which loading checks, so a checkpoint interrupted between files is refused rather than silently
-// mixed.
+// A run's checkpoints (core/run_dir.h names the files). Each checkpoint is written whole in its own
+// folder, RUN/checkpoints/step-<step>.partial: the weights (stable names), the AdamW moments, the
+// trainer state and a manifest of their sizes and CRC-32s, each flushed to disk; the folder is then
+// renamed to step-<step> and published by one atomic rename of the link RUN/checkpoint. The
+// previous complete checkpoints stay until the new one is published (the newest `keep` are kept),
+// so a crash or a full disk at any moment leaves the last published checkpoint intact.
 #pragma once
 
 #include <string>
@@ -15,11 +17,26 @@
 
 namespace layerwise::train {
 
+/// Writes and publishes a checkpoint of `state.step`, then removes all but the newest `keep`.
 void save_checkpoint(const RunDir& run, model::LayeredModel& model, const AdamW& optimizer,
-                     const TrainerState& state);
+                     const TrainerState& state, int64_t keep = 2);
 
-/// Restores model and optimizer from run_dir and returns its state.
-TrainerState load_checkpoint(const RunDir& run, model::LayeredModel& model, AdamW& optimizer);
+struct RestoredCheckpoint {
+  TrainerState state;
+  std::string source;  // the folder it came from
+};
+
+/// Restores model and optimizer from the newest checkpoint whose manifest verifies (a run written
+/// before checkpoint folders: its plain files, which must record the same step). Throws
+/// layerwise::Error saying why each candidate failed when none can be used.
+RestoredCheckpoint load_checkpoint(const RunDir& run, model::LayeredModel& model, AdamW& optimizer);
+
+/// True when the run holds a checkpoint, complete or not (a run stopped before its first one has
+/// none: it can start again from step 0).
+bool has_checkpoint(const RunDir& run);
+
+/// Why the checkpoint in `folder` cannot be used ("" when its manifest verifies).
+std::string verify_checkpoint(const std::string& folder);
 
 struct LoadedRun {
   RunConfig config;
@@ -27,7 +44,7 @@ struct LoadedRun {
   TrainerState state;
 };
 
-/// The model of a run directory (config.json + model.safetensors) for evaluation.
+/// The model of a run directory (config.json + the published weights) for evaluation.
 LoadedRun load_run(const std::string& run_dir, const torch::Device& device);
 
 }  // namespace layerwise::train

@@ -36,6 +36,7 @@ struct TrainConfig {
   uint64_t seed = 0;                // model initialization, batch order, augmentation
   int64_t eval_every = 0;           // validate every this many steps; 0: at the end of each epoch
   int64_t checkpoint_every = 0;     // checkpoint every this many steps; 0: at the end of each epoch
+  int64_t keep_checkpoints = 2;     // complete checkpoints kept (the newest); at least 1
   int64_t log_every = 10;           // steps between metric flushes (one device sync each)
   int64_t eval_batch_size = 512;
   std::string device = "cpu";  // cpu | cuda | cuda:N
@@ -65,6 +66,7 @@ void visit_fields(C& c, Field&& field) {
   field("seed", c.seed);
   field("eval_every", c.eval_every, at_least(0));
   field("checkpoint_every", c.checkpoint_every, at_least(0));
+  field("keep_checkpoints", c.keep_checkpoints, at_least(1));
   field("log_every", c.log_every, at_least(1));
   field("eval_batch_size", c.eval_batch_size, at_least(1));
   field("device", c.device);

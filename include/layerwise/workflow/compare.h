@@ -3,6 +3,7 @@
 // share it), timed, and written as similarity.json, <measure>.csv and <measure>.svg.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ analysis::SimilarityResults compare_layers(const analysis::Layers& a, const anal
 /// no half-written file. Returns the paths written.
 std::vector<std::string> write_similarity_files(const std::string& dir,
                                                 const analysis::SimilarityResults& results);
+
+/// Writes a result folder with `write(folder)`, which returns the paths it wrote: a new folder
+/// appears whole or not at all (staged as OUT.partial); into a folder that exists (a run folder, a
+/// previous output) each file is replaced atomically. Refuses an OUT that is a file.
+std::vector<std::string> write_result_folder(
+    const std::string& out,
+    const std::function<std::vector<std::string>(const std::string& folder)>& write);
 
 struct CompareOptions {
   std::string file_a, file_b;  // safetensors files of layers; file_b empty: A with itself
