@@ -20,8 +20,8 @@ ALLOWED = {
     "data": {"core"},
     "model": {"core"},
     "analysis": {"core"},  # functions of tensors only
-    "inference": {"core", "model"},
-    "train": {"core", "data", "model", "inference"},
+    "inference": {"core", "model", "analysis"},
+    "train": {"core", "data", "model", "analysis", "inference"},
     "exit": {"core", "model", "inference", "analysis"},
     "report": {"core", "analysis"},  # reads result files, never models
     "workflow": {"core", "data", "model", "analysis", "inference", "train", "exit", "report"},

@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "layerwise/analysis/layer_readout.h"
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
