@@ -61,7 +61,7 @@ int run(ImportFlags& f, const GlobalFlags& global) {
   try {
     workflow::import_run(f.hf_dir, f.out, options);
   } catch (const Error& e) {
-    throw Error(f.settings->with_flags(e.what()));
+    f.settings->rethrow_with_flags(e);
   }
   std::cout << f.out << "\n";
   return 0;

@@ -186,7 +186,7 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
   try {  // training checks settings against the data too: name their flags
     train::train_new_run(build_config(f), f.out, options);
   } catch (const Error& e) {
-    throw Error(f.settings->with_flags(e.what()));
+    f.settings->rethrow_with_flags(e);
   }
   std::cout << f.out << "\n";
   return 0;

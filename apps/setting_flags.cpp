@@ -67,10 +67,16 @@ nlohmann::json SettingFlags::settings() const {
     try {
       train::set_setting(out, f.setting, train::setting_from_text(f.setting, *f.text));
     } catch (const Error& e) {
-      throw Error(with_flags(e.what()));
+      rethrow_with_flags(e);
     }
   }
   return out;
+}
+
+void SettingFlags::rethrow_with_flags(const Error& error) const {
+  if (dynamic_cast<const EnvironmentError*>(&error))
+    throw EnvironmentError(with_flags(error.what()));
+  throw Error(with_flags(error.what()));
 }
 
 std::string SettingFlags::with_flags(const std::string& message) const {

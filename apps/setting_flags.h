@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerwise/core/error.h"
+
 namespace layerwise::cli {
 
 class SettingFlags {
@@ -38,6 +40,8 @@ class SettingFlags {
   bool given(const std::string& flag) const;
   /// `message` with "(--flag)" after each setting it names that has a flag.
   std::string with_flags(const std::string& message) const;
+  /// Throws `error` again, of the same class, its message with_flags().
+  [[noreturn]] void rethrow_with_flags(const Error& error) const;
 
  private:
   enum class Kind { value, toggle, named_only };  // named_only: in messages, not an option here
