@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
   python3-numpy           # fixture generators and the Python cross-checks in the tests
   chromium fonts-dejavu-core  # the report test draws the HTML report in headless Chromium
+  clang libclang-rt-14-dev    # scripts/fuzz.sh: libFuzzer with ASan + UBSan
 )
 missing=()
 for p in "${packages[@]}"; do

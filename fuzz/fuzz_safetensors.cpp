@@ -1,0 +1,25 @@
+// libFuzzer target: the safetensors reader on arbitrary bytes. Any input must either load or raise
+// layerwise::Error; a crash, a sanitizer report, a leak or a huge allocation is a finding.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "layerwise/core/error.h"
+#include "layerwise/core/safetensors.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The reader takes a path: the bytes go to a file of this process in memory-backed /dev/shm.
+  static const std::string path = "/dev/shm/layerwise_fuzz_" + std::to_string(::getpid());
+  FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) return 0;
+  std::fwrite(data, 1, size, file);
+  std::fclose(file);
+  try {
+    const auto loaded = layerwise::read_safetensors(path);
+    for (const auto& [name, tensor] : loaded.tensors) (void)tensor.numel();
+  } catch (const layerwise::Error&) {
+  }
+  return 0;
+}
