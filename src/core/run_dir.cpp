@@ -65,7 +65,7 @@ std::vector<std::pair<int64_t, std::string>> RunDir::checkpoint_folders() const 
 
 void RunDir::remove_stale_temporaries() const {
   // name.tmp.<pid> of a process that is gone (a live one may be writing it now).
-  const auto stale = [](const fs::path& p, const char*) {
+  const auto stale = [](const fs::path& p) {
     const auto name = p.filename().string();
     const auto at = name.rfind(".tmp.");
     if (at == std::string::npos) return false;
@@ -74,13 +74,13 @@ void RunDir::remove_stale_temporaries() const {
   };
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(path_, error))
-    if (stale(entry.path(), ".tmp.")) std::remove(entry.path().c_str());
+    if (stale(entry.path())) std::remove(entry.path().c_str());
   for (const auto& entry : fs::directory_iterator(checkpoints(), error)) {
     const auto name = entry.path().filename().string();
     if (name.size() > 8 &&
         (name.rfind(".partial") == name.size() - 8 || name.rfind(".old") == name.size() - 4))
       remove_folder(entry.path().string());
-    else if (stale(entry.path(), ".tmp."))
+    else if (stale(entry.path()))
       std::remove(entry.path().c_str());
   }
 }
