@@ -17,6 +17,14 @@ struct GlobalFlags {
   bool quiet = false;
 };
 
+/// Flag checks whose messages fit one line (CLI11's NonNegativeNumber prints the double range).
+CLI::Validator at_least_zero();  ///< >= 0
+CLI::Validator above_zero();     ///< > 0
+
+/// `message` with every run of more than `max_digits` digits cut (a pasted 300-digit flag value
+/// would otherwise fill the terminal).
+std::string shorten_long_numbers(const std::string& message, std::size_t max_digits = 24);
+
 /// Runs a parsed subcommand; returns the exit status.
 using Runner = std::function<int(const GlobalFlags&)>;
 

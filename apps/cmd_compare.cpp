@@ -58,13 +58,13 @@ void add_options(CLI::App& app, CompareFlags& flags) {
   cmd->add_option("--layers", flags.layers, "layer numbers to keep, e.g. 0,2,4-12 (default all)");
   cmd->add_option("--layers-b", flags.layers_b, "layer numbers to keep from B (default: --layers)");
   cmd->add_option("--samples", flags.samples, "use the first N samples only (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least_zero());
   cmd->add_option("--out,-o", flags.out, "output folder")->capture_default_str();
   cmd->add_option("--device", flags.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--rbf-threshold", flags.rbf_threshold,
                   "cka_rbf bandwidth: sigma = threshold x median distance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(above_zero());
   cmd->add_option("--median-samples", flags.median_samples,
                   "cka_rbf: rows used for the median distance (exact when N is at most this)")
       ->capture_default_str()

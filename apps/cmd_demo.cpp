@@ -28,7 +28,7 @@ void add_options(CLI::App& app, workflow::DemoOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   cmd->add_option("--train-limit", o.train_limit, "train on the first N samples only (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least_zero());
   cmd->add_option("--similarity-samples", o.similarity_samples, "test samples for COS / CKA")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{4}, int64_t{10000}));

@@ -38,7 +38,7 @@ void add_options(CLI::App& app, EvalFlags& f) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--samples", f.options.samples, "first N samples of the split (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least_zero());
   cmd->add_option("--batch-size", f.options.inference.batch_size)
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

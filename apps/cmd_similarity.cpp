@@ -33,7 +33,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       ->capture_default_str();
   cmd->add_option("--samples", f.options.samples, "first N samples of the split (0: all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least_zero());
   cmd->add_option("--split", f.options.split, "test, val or train")->capture_default_str();
   cmd->add_option(
          "--pool", f.pool,
@@ -47,7 +47,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
   cmd->add_option("--rbf-threshold", f.options.similarity.rbf.threshold,
                   "cka_rbf bandwidth: sigma = threshold x median distance")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(above_zero());
   cmd->add_option("--batch-size", f.options.inference.batch_size, "forward-pass batch")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "layerwise: " << e.what() << " (see --help)\n";
+    std::cerr << "layerwise: " << lw::cli::shorten_long_numbers(e.what()) << " (see --help)\n";
     return 2;
   }
   lw::configure_runtime(global.threads);

@@ -312,6 +312,18 @@ TEST(Cli, TrainAndEvalRefuseBadInput) {
     expect_error("exit " + run_dir + " --time-batches 8,x", "'x'");
     expect_error("exit " + run_dir + " --time-batches 8 --time-schedules batch,eager", "'eager'");
     expect_error("train --preset tiny --out " + run_dir, "already holds a run");
+    // Numbers out of range get a short line: no echo of 60 digits, no double-range table.
+    const std::string long_number(60, '9');
+    expect_error("eval " + run_dir + " --batch-size -" + long_number, "(60 digits)");
+    expect_error("similarity " + run_dir + " --samples " + long_number, "--samples: too large");
+    expect_error("similarity " + run_dir + " --samples -3", "--samples: must be >= 0");
+    expect_error("similarity " + run_dir + " --rbf-threshold 1e400", "not a finite number");
+    for (const auto& arguments :
+         {"eval " + run_dir + " --batch-size -" + long_number,
+          "similarity " + run_dir + " --rbf-threshold 1e400"}) {
+      const auto result = run(arguments + " -q");
+      EXPECT_LT(result.output.size(), 160u) << result.output;
+    }
   }
   layerwise::testing::remove_tree(dir);
 }
