@@ -85,7 +85,7 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--device", f.device, "cpu or cuda[:N] (default cpu)");
   cmd->add_option("--stop-after", f.stop_after,
                   "checkpoint and stop after N steps in total (resume later)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least_zero());
   // One line per setting; the settings' descriptions (run_config.h, model/config.h,
   // data/task_data.h) hold their types, ranges and defaults.
   f.settings = std::make_unique<SettingFlags>(cmd, help_defaults());
@@ -122,6 +122,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
   s.add("--keep-checkpoints", "train.keep_checkpoints", "complete checkpoints kept, newest first");
   s.add("--log-every", "train.log_every", "steps per metrics flush");
   s.add_switch("--no-bf16", "train.bf16", false, "CUDA: train in float32 instead of bf16 autocast");
+  s.add_switch("--no-cuda-graphs", "train.cuda_graphs", false,
+               "CUDA: run every step eagerly instead of replaying a captured graph");
   s.add("--dataset", "data.dataset",
         "images: fashion-mnist, idx (an MNIST-format folder); text: spam-assassin, jsonl "
         "({\"text\", \"label\"} per line), text (documents split by blank lines)");

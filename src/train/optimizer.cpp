@@ -2,9 +2,16 @@
 
 #include <cmath>
 
+#include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 
 namespace layerwise::train {
+
+NamedTensors named_parameters(torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters()) out.emplace_back(item.key(), item.value());
+  return out;
+}
 
 AdamW::AdamW(NamedTensors parameters, AdamWConfig config)
     : parameters_(std::move(parameters)), config_(config) {
@@ -12,6 +19,13 @@ AdamW::AdamW(NamedTensors parameters, AdamWConfig config)
     exp_avg_.push_back(torch::zeros_like(p));
     exp_avg_sq_.push_back(torch::zeros_like(p));
     decays_.push_back(decays(name, p));
+  }
+  const bool on_cuda = !parameters_.empty() && parameters_.front().second.is_cuda();
+  fused_ = config_.fused && compat::kHasFusedAdamW && on_cuda;
+  if (fused_) {
+    const auto options = parameters_.front().second.options().dtype(torch::kFloat32);
+    lr_device_ = torch::zeros({}, options);
+    step_device_ = torch::zeros({}, options);
   }
 }
 
@@ -21,8 +35,47 @@ bool AdamW::decays(const std::string& name, const torch::Tensor& parameter) {
 }
 
 void AdamW::step(double lr) {
+  set_lr(lr);
+  update();
+}
+
+void AdamW::set_lr(double lr) {
+  lr_ = lr;
+  if (fused_) lr_device_.fill_(lr);  // a kernel with the value as argument: no sync
+}
+
+void AdamW::update() {
   torch::NoGradGuard no_grad;
+  fused_ ? update_fused() : update_each();
+}
+
+int64_t AdamW::steps_taken() const {
+  return fused_ ? int64_t(step_device_.item<float>()) : steps_;
+}
+
+void AdamW::update_fused() {
+  step_device_.add_(1.0);
+  // Two groups, with and without weight decay; parameters without a gradient are left out.
+  for (const bool decay : {true, false}) {
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      const auto& p = parameters_[i].second;
+      if (decays_[i] != decay || !p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+      exp_avgs.push_back(exp_avg_[i]);
+      exp_avg_sqs.push_back(exp_avg_sq_[i]);
+      steps.push_back(step_device_);  // one shared counter, read by every tensor's update
+    }
+    if (params.empty()) continue;
+    compat::fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, steps, lr_device_, config_.beta1,
+                         config_.beta2, decay ? config_.weight_decay : 0.0, config_.eps);
+  }
+}
+
+void AdamW::update_each() {
   ++steps_;
+  const double lr = lr_;
   const double correction1 = 1.0 - std::pow(config_.beta1, double(steps_));
   const double correction2 = 1.0 - std::pow(config_.beta2, double(steps_));
   for (size_t i = 0; i < parameters_.size(); ++i) {
@@ -69,22 +122,17 @@ void AdamW::load_state(const NamedTensors& state, int64_t steps) {
     }
   }
   steps_ = steps;
+  if (fused_) step_device_.fill_(double(steps));
 }
 
 torch::Tensor clip_grad_norm(const NamedTensors& parameters, double max_norm) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> grads, norms;
+  std::vector<torch::Tensor> grads;
   for (const auto& [name, p] : parameters)
-    if (p.grad().defined()) {
-      grads.push_back(p.grad());
-      norms.push_back(p.grad().norm());
-    }
+    if (p.grad().defined()) grads.push_back(p.grad());
   LW_CHECK(!grads.empty(), "clip_grad_norm: no parameter has a gradient");
-  const auto total = torch::stack(norms).norm();  // ()
-  if (max_norm > 0) {
-    const auto scale = (max_norm / (total + 1e-6)).clamp_max(1.0);  // ()
-    for (auto& g : grads) g.mul_(scale);
-  }
+  const auto total = torch::stack(compat::norms_of(grads)).norm();  // ()
+  if (max_norm > 0) compat::scale_all_(grads, (max_norm / (total + 1e-6)).clamp_max(1.0));
   return total;
 }
 

@@ -23,6 +23,7 @@
 #include "layerwise/train/checkpoint.h"
 #include "layerwise/train/optimizer.h"
 #include "layerwise/train/pretrained.h"
+#include "layerwise/train/train_step.h"
 
 namespace layerwise::train {
 
@@ -32,12 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-NamedTensors named_parameters(torch::nn::Module& module) {
-  NamedTensors out;
-  for (const auto& item : module.named_parameters()) out.emplace_back(item.key(), item.value());
-  return out;
 }
 
 // Per-step numbers kept on the device until the next flush (one host sync per flush).
@@ -176,6 +171,9 @@ class Trainer {
                               bf16_ ? " bf16" : "", ": ", state_.total_steps, " steps, from step ",
                               state_.step));
     model_->train();
+    TrainStep train_step(
+        *model_, *optimizer_,
+        {t.objective, weights_, t.label_smoothing, t.clip_norm, bf16_, t.cuda_graphs});
     std::vector<torch::Tensor> batches;
     data::AugmentPlan plan;
     int64_t loaded_epoch = -1;
@@ -205,17 +203,10 @@ class Trainer {
         x = data::augment_images(x, plan.shifts.index_select(0, index),
                                  plan.flips.index_select(0, index), fill_);
 
-      auto result = [&] {
-        compat::Bf16AutocastScope autocast(bf16_);
-        return objective_loss(*model_, t.objective, weights_, x, y, t.label_smoothing);
-      }();
-      result.loss.backward();
-      const auto grad_norm = clip_grad_norm(optimizer_->parameters(), t.clip_norm);
       const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
-      optimizer_->step(lr);
-      optimizer_->zero_grad();
-      pending.push_back({step + 1, epoch, lr, result.loss.detach(), result.layer_loss,
-                         result.correct, result.items, grad_norm});
+      const auto out = train_step.run(x, y, lr);
+      pending.push_back(
+          {step + 1, epoch, lr, out.loss, out.layer_loss, out.correct, out.items, out.grad_norm});
       state_.step = step + 1;
       flush_samples += index.size(0);
 
@@ -240,6 +231,9 @@ class Trainer {
       }
       if (stop) break;
     }
+    if (train_step.uses_graphs())
+      progress_.message(str_cat(train_step.replayed_steps(), " of ", state_.step - first_step,
+                                " steps replayed from CUDA graphs"));
     summary.step = state_.step;
     summary.total_steps = state_.total_steps;
     summary.seconds = seconds_since(start);

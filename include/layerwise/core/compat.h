@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -64,6 +66,46 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
   if (allowed.defined())
     scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   return torch::matmul(scores.softmax(-1), v);  // (B, H, T, d_head)
+#endif
+}
+
+/// Whether AdamW has a fused multi-tensor kernel (`at::_fused_adamw_` with a device learning rate,
+/// 2.x); 1.13 updates one parameter at a time.
+constexpr bool kHasFusedAdamW = TORCH_VERSION_MAJOR >= 2;
+
+/// One fused AdamW update of every tensor in `params` (same device) from `grads`; `steps` holds a
+/// float32 step count per parameter (already advanced to this step), `lr` a float32 device scalar.
+/// Only where kHasFusedAdamW.
+inline void fused_adamw_(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                         at::TensorList exp_avg_sqs, at::TensorList steps, const torch::Tensor& lr,
+                         double beta1, double beta2, double weight_decay, double eps) {
+#if TORCH_VERSION_MAJOR >= 2
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1,
+                    beta2, weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+#else
+  (void)params, (void)grads, (void)exp_avgs, (void)exp_avg_sqs, (void)steps, (void)lr;
+  (void)beta1, (void)beta2, (void)weight_decay, (void)eps;
+  throw std::logic_error("fused AdamW needs LibTorch 2.x");
+#endif
+}
+
+/// L2 norms of each tensor, () each: one multi-tensor kernel on 2.x.
+inline std::vector<torch::Tensor> norms_of(at::TensorList tensors) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::_foreach_norm(tensors, 2);
+#else
+  std::vector<torch::Tensor> out;
+  for (const auto& t : tensors) out.push_back(t.norm());
+  return out;
+#endif
+}
+
+/// Multiplies each tensor in place by the () device tensor `scale` (no host sync).
+inline void scale_all_(at::TensorList tensors, const torch::Tensor& scale) {
+#if TORCH_VERSION_MAJOR >= 2
+  at::_foreach_mul_(tensors, scale);
+#else
+  for (auto t : tensors) t.mul_(scale);
 #endif
 }
 

@@ -1,8 +1,9 @@
 // AdamW (Loshchilov & Hutter 2019) with decoupled weight decay, gradient-norm clipping and the
 // warm-up + cosine learning-rate schedule. Written out rather than taken from torch::optim so that
 // its state is a list of named tensors (checkpointed in safetensors) and so that no step waits on
-// the host: the learning rate and bias corrections are host numbers, the clip scale a device
-// tensor.
+// the host. On CUDA with LibTorch 2.x the update is LibTorch's fused multi-tensor kernel (two
+// launches per step instead of ~7 per parameter) with the learning rate and step count in device
+// memory, so that a CUDA graph can hold it; elsewhere one parameter at a time with host scalars.
 #pragma once
 
 #include <string>
@@ -18,9 +19,13 @@ struct AdamWConfig {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.05;  // applied to matrix weights only (see decays())
+  bool fused = true;           // the fused kernel where the build and device have it
 };
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// A module's parameters with their dotted names (as in model.safetensors), for AdamW.
+NamedTensors named_parameters(torch::nn::Module& module);
 
 class AdamW {
  public:
@@ -28,11 +33,18 @@ class AdamW {
   AdamW(NamedTensors parameters, AdamWConfig config);
 
   /// One update with learning rate `lr` from the parameters' .grad() (parameters without a
-  /// gradient are left alone).
+  /// gradient are left alone): set_lr(lr), then update().
   void step(double lr);
+  /// The learning rate of the next update() (written to device memory when fused()).
+  void set_lr(double lr);
+  /// The update itself; when fused() it is device work only, so a CUDA graph may capture it.
+  void update();
   void zero_grad();
 
-  int64_t steps_taken() const { return steps_; }
+  /// Whether updates run LibTorch's fused multi-tensor kernel.
+  bool fused() const { return fused_; }
+  /// Updates taken (reads the device counter when fused(): not for the hot loop).
+  int64_t steps_taken() const;
   const NamedTensors& parameters() const { return parameters_; }
   /// "exp_avg.<name>" and "exp_avg_sq.<name>" for every parameter (CPU copies), for checkpoints.
   NamedTensors state() const;
@@ -49,7 +61,14 @@ class AdamW {
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
   std::vector<bool> decays_;
   AdamWConfig config_;
-  int64_t steps_ = 0;
+  bool fused_ = false;
+  double lr_ = 0;
+  int64_t steps_ = 0;          // the count, when not fused
+  torch::Tensor lr_device_;    // () float32, when fused
+  torch::Tensor step_device_;  // () float32, when fused
+
+  void update_fused();
+  void update_each();
 };
 
 /// Scales all gradients so that their joint L2 norm is at most max_norm; returns the norm before

@@ -41,6 +41,7 @@ struct TrainConfig {
   int64_t eval_batch_size = 512;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool bf16 = true;            // bf16 autocast on CUDA (ignored on CPU)
+  bool cuda_graphs = true;     // replay each training step as a CUDA graph (CUDA builds only)
   std::string init;            // start from this model (a run or a Hugging Face folder); "": random
   bool fresh_head = false;     // with init: a new classifier even when the class count matches
 };
@@ -71,6 +72,7 @@ void visit_fields(C& c, Field&& field) {
   field("eval_batch_size", c.eval_batch_size, at_least(1));
   field("device", c.device);
   field("bf16", c.bf16);
+  field("cuda_graphs", c.cuda_graphs);
   field("init", c.init);
   field("fresh_head", c.fresh_head);
 }

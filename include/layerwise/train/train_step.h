@@ -1,0 +1,73 @@
+// One optimization step — forward, the objective's loss, backward, gradient clipping, the AdamW
+// update — as one object, so that the trainer, the benchmark and the tests run the same code.
+//
+// On CUDA (a build with LAYERWISE_CUDA and a fused optimizer) the step of each input shape is
+// captured once as a CUDA graph and replayed: one launch instead of several hundred. The first
+// steps of a shape run eagerly (warm-up: cuBLAS handles, autograd's threads, the caching
+// allocator), the next one is captured and replayed; a shape seen once (the short last batch of
+// an epoch) stays eager. What made the step capturable: the learning rate and AdamW's step count
+// live in device memory (set_lr before the replay), nothing in the step reads back to the host,
+// and gradients are created inside the graph (never zeroed in place) so that an eager step
+// in between cannot mix with them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "layerwise/core/cuda_graph.h"
+#include "layerwise/model/layered_model.h"
+#include "layerwise/train/objective.h"
+#include "layerwise/train/optimizer.h"
+
+namespace layerwise::train {
+
+struct StepSettings {
+  Objective objective = Objective::standard;
+  torch::Tensor layer_weights;  // (L) float32 on the model's device (see layer_weights())
+  double label_smoothing = 0;
+  double clip_norm = 1.0;   // <= 0: no clipping
+  bool bf16 = false;        // bf16 autocast (CUDA only)
+  bool cuda_graphs = true;  // capture and replay on CUDA where the build allows it
+};
+
+/// What one step leaves for the log: device tensors, owned by the caller (no host sync).
+struct StepOutputs {
+  torch::Tensor loss;        // () the weighted objective
+  torch::Tensor layer_loss;  // (L) per-layer cross-entropy (standard: NaN except the last)
+  torch::Tensor correct;     // () top-1 hits of the last layer's classifier
+  torch::Tensor items;       // () labelled items
+  torch::Tensor grad_norm;   // () gradient norm before clipping
+};
+
+class TrainStep {
+ public:
+  TrainStep(model::LayeredModel& model, AdamW& optimizer, StepSettings settings);
+  ~TrainStep();
+
+  /// One step on inputs `x` and labels `y` (on the model's device) with learning rate `lr`.
+  StepOutputs run(const torch::Tensor& x, const torch::Tensor& y, double lr);
+
+  /// Whether steps of this configuration can be graph-captured (CUDA build, CUDA model, fused
+  /// optimizer, settings.cuda_graphs).
+  bool uses_graphs() const { return graphs_enabled_; }
+  /// Steps replayed from a graph so far (the rest ran eagerly).
+  int64_t replayed_steps() const { return replayed_; }
+
+ private:
+  struct Captured;
+  StepOutputs eager(const torch::Tensor& x, const torch::Tensor& y);
+  StepOutputs forward_backward_update(const torch::Tensor& x, const torch::Tensor& y);
+
+  model::LayeredModel& model_;
+  AdamW& optimizer_;
+  StepSettings settings_;
+  bool graphs_enabled_ = false;
+  std::map<std::vector<int64_t>, int64_t> seen_;  // steps run per input shape
+  std::map<std::vector<int64_t>, std::unique_ptr<Captured>> graphs_;
+  int64_t replayed_ = 0;
+};
+
+}  // namespace layerwise::train

@@ -1,0 +1,81 @@
+#include "layerwise/train/train_step.h"
+
+#include "layerwise/core/compat.h"
+#include "layerwise/core/error.h"
+
+namespace layerwise::train {
+
+namespace {
+
+// Eager steps of a shape before its graph is captured (the warm-up PyTorch recommends).
+constexpr int64_t kWarmupSteps = 2;
+
+std::vector<int64_t> shape_key(const torch::Tensor& x, const torch::Tensor& y) {
+  auto key = x.sizes().vec();
+  key.push_back(-1);  // separator
+  for (const auto s : y.sizes()) key.push_back(s);
+  return key;
+}
+
+}  // namespace
+
+// A captured step: static input buffers, the graph, and the outputs it overwrites on each replay.
+struct TrainStep::Captured {
+  torch::Tensor x, y;
+  CudaGraph graph;
+  StepOutputs outputs;
+};
+
+TrainStep::TrainStep(model::LayeredModel& model, AdamW& optimizer, StepSettings settings)
+    : model_(model), optimizer_(optimizer), settings_(std::move(settings)) {
+  graphs_enabled_ = settings_.cuda_graphs && CudaGraph::available() && optimizer_.fused();
+}
+
+TrainStep::~TrainStep() = default;
+
+StepOutputs TrainStep::forward_backward_update(const torch::Tensor& x, const torch::Tensor& y) {
+  auto result = [&] {
+    compat::Bf16AutocastScope autocast(settings_.bf16);
+    return objective_loss(model_, settings_.objective, settings_.layer_weights, x, y,
+                          settings_.label_smoothing);
+  }();
+  result.loss.backward();
+  auto grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_norm);
+  optimizer_.update();
+  return {result.loss.detach(), result.layer_loss, result.correct, result.items, grad_norm};
+}
+
+StepOutputs TrainStep::eager(const torch::Tensor& x, const torch::Tensor& y) {
+  optimizer_.zero_grad();  // drops gradients a captured graph may have left attached
+  auto outputs = forward_backward_update(x, y);
+  optimizer_.zero_grad();
+  return outputs;
+}
+
+StepOutputs TrainStep::run(const torch::Tensor& x, const torch::Tensor& y, double lr) {
+  optimizer_.set_lr(lr);
+  const auto key = shape_key(x, y);
+  const int64_t seen = seen_[key]++;
+  if (!graphs_enabled_ || seen < kWarmupSteps) return eager(x, y);
+  auto& captured = graphs_[key];
+  if (!captured) {
+    captured = std::make_unique<Captured>();
+    captured->x = x.clone();
+    captured->y = y.clone();
+    optimizer_.zero_grad();  // gradients are born inside the graph
+    captured->graph.capture(
+        x.device(), [&] { captured->outputs = forward_backward_update(captured->x, captured->y); });
+    optimizer_.zero_grad();
+  } else {
+    captured->x.copy_(x);
+    captured->y.copy_(y);
+  }
+  captured->graph.replay();  // the captured step ran nothing: the first replay is its step
+  ++replayed_;
+  // The graph overwrites its outputs on the next replay: the log keeps copies.
+  const auto& o = captured->outputs;
+  return {o.loss.clone(), o.layer_loss.clone(), o.correct.clone(), o.items.clone(),
+          o.grad_norm.clone()};
+}
+
+}  // namespace layerwise::train
