@@ -63,8 +63,18 @@ StepOutputs TrainStep::run(const torch::Tensor& x, const torch::Tensor& y, doubl
     captured->x = x.clone();
     captured->y = y.clone();
     optimizer_.zero_grad();  // gradients are born inside the graph
-    captured->graph.capture(
-        x.device(), [&] { captured->outputs = forward_backward_update(captured->x, captured->y); });
+    try {
+      captured->graph.capture(x.device(), [&] {
+        captured->outputs = forward_backward_update(captured->x, captured->y);
+      });
+    } catch (const std::exception& e) {
+      // Nothing of the captured step ran: fall back to eager steps for good, and say why.
+      const std::string message = e.what();
+      graph_failure_ = message.substr(0, message.find('\n'));
+      graphs_enabled_ = false;
+      graphs_.clear();
+      return eager(x, y);
+    }
     optimizer_.zero_grad();
   } else {
     captured->x.copy_(x);

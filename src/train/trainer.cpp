@@ -231,6 +231,9 @@ class Trainer {
       }
       if (stop) break;
     }
+    if (!train_step.graph_failure().empty())
+      progress_.message(
+          str_cat("CUDA graph capture failed, steps ran eagerly: ", train_step.graph_failure()));
     if (train_step.uses_graphs())
       progress_.message(str_cat(train_step.replayed_steps(), " of ", state_.step - first_step,
                                 " steps replayed from CUDA graphs"));

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -55,6 +56,8 @@ class TrainStep {
   bool uses_graphs() const { return graphs_enabled_; }
   /// Steps replayed from a graph so far (the rest ran eagerly).
   int64_t replayed_steps() const { return replayed_; }
+  /// Why capturing failed (steps then stay eager), or empty.
+  const std::string& graph_failure() const { return graph_failure_; }
 
  private:
   struct Captured;
@@ -68,6 +71,7 @@ class TrainStep {
   std::map<std::vector<int64_t>, int64_t> seen_;  // steps run per input shape
   std::map<std::vector<int64_t>, std::unique_ptr<Captured>> graphs_;
   int64_t replayed_ = 0;
+  std::string graph_failure_;
 };
 
 }  // namespace layerwise::train
