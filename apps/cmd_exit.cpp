@@ -57,6 +57,8 @@ void add_options(CLI::App& app, ExitFlags& f) {
   cmd->add_option("--out,-o", f.options.out, "exit.json path (default RUN/exit.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--bf16", f.bf16, "CUDA: bf16 autocast (curves and timings)");
+  cmd->add_flag("--no-cuda-graphs{false}", f.options.inference.cuda_graphs,
+                "CUDA: run every block call eagerly instead of replaying captured graphs");
   cmd->add_option("--time-schedules", f.time_schedules,
                   "runner schedules to time: batch (each batch to its end), stream (full block "
                   "calls across batches)")

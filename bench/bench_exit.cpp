@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   app.add_flag("--last-head", options.last_head, "multi-head runs: the last head everywhere");
   app.add_flag("--bf16", options.inference.bf16, "CUDA: bf16 autocast");
+  app.add_flag("--no-cuda-graphs{false}", options.inference.cuda_graphs,
+               "CUDA: eager block calls (no captured graphs)");
   app.add_option("--json", json, "where to write exit.json (default RUN/exit_bench.json)");
   CLI11_PARSE(app, argc, argv);
   try {

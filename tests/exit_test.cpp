@@ -279,3 +279,46 @@ TEST(ExitTiming, MeasuresBothPathsOnTheSameSamples) {
   EXPECT_DOUBLE_EQ(json.at("efficiency").get<double>(), timing.speedup_wall / 4.0);
   EXPECT_EQ(json.at("schedule"), "stream");
 }
+
+// On the GPU machine: replayed block graphs decide exactly as eager calls, in both schedules,
+// float32 and bf16, for images and padded text, also when one cache serves several runs.
+TEST(ExitRunnerCuda, GraphReplaysDecideAsEagerCalls) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  auto config = lm::vit_preset("tiny");
+  config.n_layers = 4;
+  auto model = lm::make_model(config);
+  model->to(torch::kCUDA);
+  const auto images = torch::randn({70, 1, 28, 28});
+  for (const bool bf16 : {false, true}) {
+    li::InferenceOptions options;
+    options.device = torch::kCUDA;
+    options.batch_size = 16;
+    options.bf16 = bf16;
+    auto eager = options;
+    eager.cuda_graphs = false;
+    double median = 0;
+    {
+      li::InferenceScope scope(*model, options);
+      const auto z = model->pool(model->forward_layers(images.cuda(), 1)[1]);
+      median = model->head(z).softmax(1).amax(1).median().item<double>();
+    }
+    const le::ExitPolicy policy{le::PolicyKind::confidence, median};
+    for (auto schedule : {le::Schedule::batch, le::Schedule::stream}) {
+      SCOPED_TRACE(std::string(bf16 ? "bf16 " : "float32 ") + layerwise::enum_name(schedule));
+      const auto reference =
+          le::run_early_exit(*model, images, policy, li::HeadChoice::last, eager, schedule);
+      le::ExitGraphs graphs;
+      for (int run = 0; run < 3; ++run) {  // run 0 warms up and captures, 1 and 2 replay
+        const auto result = le::run_early_exit(*model, images, policy, li::HeadChoice::last,
+                                               options, schedule, &graphs);
+        EXPECT_TRUE(result.exit_layer.equal(reference.exit_layer)) << run;
+        EXPECT_TRUE(result.predictions.equal(reference.predictions)) << run;
+        EXPECT_LT((result.confidence - reference.confidence).abs().max().item<double>(), 1e-5);
+      }
+    }
+    const auto timing = le::time_early_exit(*model, images, policy, li::HeadChoice::last, options,
+                                            le::Schedule::stream, 3);
+    EXPECT_GT(timing.speedup_wall, 0);
+  }
+}

@@ -3,6 +3,7 @@
 #include "layerwise/core/error.h"
 
 #ifdef LAYERWISE_CUDA
+#include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -29,10 +30,15 @@ void CudaGraph::capture(const torch::Device& device, const std::function<void()>
   torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
   {
     const c10::cuda::CUDAStreamGuard stream_guard(c10::cuda::getStreamFromPool());
+    // Autocast's cache of bf16 weight copies lives only as long as the autocast region: a graph
+    // that read a cached copy would read freed memory later. Casting inside the graph is safe.
+    const bool autocast_cache = at::autocast::is_autocast_cache_enabled();
+    at::autocast::set_autocast_cache_enabled(false);
     impl_->graph.capture_begin();
     try {
       work();
     } catch (...) {
+      at::autocast::set_autocast_cache_enabled(autocast_cache);
       try {
         impl_->graph.capture_end();
       } catch (...) {
@@ -41,6 +47,7 @@ void CudaGraph::capture(const torch::Device& device, const std::function<void()>
       throw;
     }
     impl_->graph.capture_end();
+    at::autocast::set_autocast_cache_enabled(autocast_cache);
   }
   torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
 }

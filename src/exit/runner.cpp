@@ -1,8 +1,11 @@
 #include "layerwise/exit/runner.h"
 
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "layerwise/core/compat.h"
+#include "layerwise/core/cuda_graph.h"
 #include "layerwise/core/error.h"
 
 namespace layerwise::exit {
@@ -44,16 +47,44 @@ struct Outputs {
   }
 };
 
+// What a block call decides for its rows: (b) each.
+struct Decision {
+  torch::Tensor leaving, top_p, top_class;  // bool, float32, int64
+};
+
+// A captured block call at the full batch size: static inputs, the graph, its static outputs.
+struct CapturedBlock {
+  CudaGraph graph;
+  Rows in;   // h, mask, state (index unused)
+  Rows out;  // h after the block, state after the rule
+  Decision decision;
+};
+
+}  // namespace
+
+// Keyed by the layer and the shape of the hidden state (b, T, D).
+struct ExitGraphs::Impl {
+  std::map<std::vector<int64_t>, int64_t> calls;  // full-size calls seen (the first runs eagerly)
+  std::map<std::vector<int64_t>, CapturedBlock> blocks;
+};
+
+ExitGraphs::ExitGraphs() : impl(std::make_unique<Impl>()) {}
+ExitGraphs::~ExitGraphs() = default;
+
+namespace {
+
 class Runner {
  public:
   Runner(model::LayeredModel& model, const torch::Tensor& inputs, const ExitPolicy& policy,
-         inference::HeadChoice heads, const inference::InferenceOptions& options, Schedule schedule)
+         inference::HeadChoice heads, const inference::InferenceOptions& options, Schedule schedule,
+         ExitGraphs* graphs)
       : model_(model),
         inputs_(inputs),
         policy_(policy),
         heads_(heads),
         options_(options),
         schedule_(schedule),
+        graphs_(graphs),
         waiting_(size_t(model.n_layers()) + 1) {
     const int64_t n = inputs.size(0);
     const auto long_options = torch::dtype(torch::kInt64).device(options.device);
@@ -116,20 +147,67 @@ class Runner {
     Rows rows = queue.slice(0, take);
     queue = take == queue.size() ? Rows{} : queue.slice(take, queue.size());
 
+    const bool graphed = graphs_ != nullptr && take == options_.batch_size;
+    const auto d = graphed ? replay_block(layer, rows) : decide(layer, rows);
+    Outputs::write(out_.predictions, rows.index, d.leaving, d.top_class);
+    Outputs::write(out_.exit_layer, rows.index, d.leaving, torch::full_like(d.top_class, layer));
+    Outputs::write(out_.confidence, rows.index, d.leaving, d.top_p);
+    if (layer == model_.n_layers()) return;
+    const auto staying = d.leaving.logical_not().nonzero().squeeze(1);  // (b') the host sync
+    if (staying.size(0) == 0) return;
+    auto& next = waiting_[layer + 1];
+    if (staying.size(0) < take)
+      rows = rows.select(staying);
+    else if (graphed)  // the graph's outputs are overwritten by its next replay
+      rows = {rows.h.clone(),
+              rows.mask,
+              rows.index,
+              {rows.state.last_class.clone(), rows.state.streak.clone()}};
+    next = concat(next, rows);
+  }
+
+  // Block `layer` on `rows`, then the classifier and the exit rule; rows.h and rows.state move on.
+  Decision decide(int64_t layer, Rows& rows) {
     rows.h = model_.block(layer, rows.h, rows.mask);  // (b, T, D)
     const auto z = model_.pool(rows.h, rows.mask);    // (b, D)
     const auto logits =
         heads_ == inference::HeadChoice::last ? model_.head(z) : model_.head_at(z, layer);
-    const auto leaving = should_exit(policy_, logits, layer, model_.n_layers(), rows.state);
-    const auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
-    Outputs::write(out_.predictions, rows.index, leaving, top_class);
-    Outputs::write(out_.exit_layer, rows.index, leaving, torch::full_like(top_class, layer));
-    Outputs::write(out_.confidence, rows.index, leaving, top_p);
-    if (layer == model_.n_layers()) return;
-    const auto staying = leaving.logical_not().nonzero().squeeze(1);  // (b') the host sync
-    if (staying.size(0) == 0) return;
-    auto& next = waiting_[layer + 1];
-    next = concat(next, staying.size(0) == take ? rows : rows.select(staying));
+    auto leaving = should_exit(policy_, logits, layer, model_.n_layers(), rows.state);
+    auto [top_p, top_class] = logits.to(torch::kFloat32).softmax(-1).max(-1);  // (b), (b)
+    return {leaving, top_p, top_class};
+  }
+
+  // decide() as a replayed graph: the first full-size call of a layer runs eagerly (lazy
+  // initialization stays out of the graph), the second captures it.
+  Decision replay_block(int64_t layer, Rows& rows) {
+    auto& cache = *graphs_->impl;
+    auto key = rows.h.sizes().vec();
+    key.insert(key.begin(), layer);
+    auto found = cache.blocks.find(key);
+    if (found == cache.blocks.end()) {
+      if (cache.calls[key]++ == 0) return decide(layer, rows);
+      auto& block = cache.blocks[key];
+      block.in = {rows.h.clone(),
+                  rows.mask.defined() ? rows.mask.clone() : rows.mask,
+                  rows.index,
+                  {rows.state.last_class.clone(), rows.state.streak.clone()}};
+      block.graph.capture(options_.device, [&] {
+        block.out = block.in;
+        block.decision = decide(layer, block.out);
+      });
+      found = cache.blocks.find(key);
+    } else {
+      auto& in = found->second.in;
+      in.h.copy_(rows.h);
+      if (in.mask.defined()) in.mask.copy_(rows.mask);
+      in.state.last_class.copy_(rows.state.last_class);
+      in.state.streak.copy_(rows.state.streak);
+    }
+    auto& block = found->second;
+    block.graph.replay();
+    rows.h = block.out.h;
+    rows.state = block.out.state;
+    return block.decision;
   }
 
   model::LayeredModel& model_;
@@ -138,6 +216,7 @@ class Runner {
   inference::HeadChoice heads_;
   const inference::InferenceOptions& options_;
   Schedule schedule_;
+  ExitGraphs* graphs_;         // null: every call eager
   std::vector<Rows> waiting_;  // [layer]: rows waiting to enter block `layer` (index 0 unused)
   int64_t next_input_ = 0;
   Outputs out_;
@@ -147,7 +226,8 @@ class Runner {
 
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                           const ExitPolicy& policy, inference::HeadChoice heads,
-                          const inference::InferenceOptions& options, Schedule schedule) {
+                          const inference::InferenceOptions& options, Schedule schedule,
+                          ExitGraphs* graphs) {
   validate(policy);
   LW_CHECK(options.batch_size > 0, "batch size must be positive, got ", options.batch_size);
   LW_CHECK(policy.kind != PolicyKind::depth || policy.threshold <= double(model.n_layers()),
@@ -156,7 +236,12 @@ ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& input
   LW_CHECK(!model.per_token(), "early exit is for models with one prediction per sample; ",
            model.config().arch, " predicts every token");
   inference::InferenceScope scope(model, options);
-  return Runner(model, inputs, policy, heads, options, schedule).run();
+  // Graphs where they can be captured; without a cache from the caller, one for this run.
+  const bool use_graphs = options.cuda_graphs && options.device.is_cuda() && CudaGraph::available();
+  std::unique_ptr<ExitGraphs> own;
+  if (use_graphs && graphs == nullptr) graphs = (own = std::make_unique<ExitGraphs>()).get();
+  return Runner(model, inputs, policy, heads, options, schedule, use_graphs ? graphs : nullptr)
+      .run();
 }
 
 }  // namespace layerwise::exit

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "layerwise/core/compat.h"
+#include "layerwise/core/cuda_graph.h"
 #include "layerwise/core/error.h"
 #include "layerwise/exit/runner.h"
 
@@ -50,15 +51,45 @@ std::pair<double, double> paired_median_seconds(const torch::Device& device, int
 }
 
 // The model as it would be served without early exit: every block, then the last head once.
-void full_depth(model::LayeredModel& model, const torch::Tensor& inputs,
-                const inference::InferenceOptions& options) {
-  inference::InferenceScope scope(model, options);
-  for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
-    const auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size))
-                       .to(options.device);
-    model.forward(x).argmax(-1).cpu();  // predictions reach the host, as the runner's do
+// Where the runner replays graphs, full-size batches here replay one too (like against like).
+class FullDepth {
+ public:
+  FullDepth(model::LayeredModel& model, const inference::InferenceOptions& options)
+      : model_(model), options_(options) {
+    graphs_ = options.cuda_graphs && options.device.is_cuda() && CudaGraph::available();
   }
-}
+
+  void run(const torch::Tensor& inputs) {
+    inference::InferenceScope scope(model_, options_);
+    for (int64_t start = 0; start < inputs.size(0); start += options_.batch_size) {
+      const auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options_.batch_size))
+                         .to(options_.device);
+      const bool full = graphs_ && x.size(0) == options_.batch_size;
+      (full ? replay(x) : model_.forward(x).argmax(-1)).cpu();  // predictions reach the host
+    }
+  }
+
+ private:
+  // The first full batch runs eagerly, the second is captured; then replays.
+  torch::Tensor replay(const torch::Tensor& x) {
+    if (calls_++ == 0) return model_.forward(x).argmax(-1);
+    if (!static_x_.defined()) {
+      static_x_ = x.clone();
+      graph_.capture(options_.device, [&] { predictions_ = model_.forward(static_x_).argmax(-1); });
+    } else {
+      static_x_.copy_(x);
+    }
+    graph_.replay();
+    return predictions_;
+  }
+
+  model::LayeredModel& model_;
+  const inference::InferenceOptions& options_;
+  bool graphs_ = false;
+  int64_t calls_ = 0;
+  CudaGraph graph_;
+  torch::Tensor static_x_, predictions_;
+};
 
 }  // namespace
 
@@ -74,10 +105,12 @@ ExitTiming time_early_exit(model::LayeredModel& model, const torch::Tensor& inpu
   timing.device = options.device.str();
   timing.samples = inputs.size(0);
   ExitResult result;
+  ExitGraphs graphs;  // captured in the warm-up runs, replayed in the timed ones
+  FullDepth full_depth(model, options);
   std::tie(timing.early_exit_seconds, timing.full_depth_seconds) = paired_median_seconds(
       options.device, repeats,
-      [&] { result = run_early_exit(model, inputs, policy, heads, options, schedule); },
-      [&] { full_depth(model, inputs, options); });
+      [&] { result = run_early_exit(model, inputs, policy, heads, options, schedule, &graphs); },
+      [&] { full_depth.run(inputs); });
   timing.mean_exit_layer = result.exit_layer.to(torch::kFloat64).mean().item<double>();
   timing.speedup_layers = double(model.n_layers()) / timing.mean_exit_layer;
   timing.speedup_wall = timing.full_depth_seconds / timing.early_exit_seconds;

@@ -4,6 +4,7 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
+#include "layerwise/core/cuda_graph.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/run_dir.h"
 #include "layerwise/core/version.h"
@@ -38,6 +39,8 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
       {"split", options.split},
       {"n_layers", config.model.n_layers},
       {"precision", options.inference.bf16 ? "bf16" : "float32"},
+      {"cuda_graphs", options.inference.cuda_graphs && options.inference.device.is_cuda() &&
+                          CudaGraph::available()},
       {"full_accuracy", analysis::layer_accuracy(p)[config.model.n_layers - 1].item<double>()},
       {"version", version_string()}};
   result["points"] = nlohmann::json::array();

@@ -3,6 +3,7 @@
 // computation really stops for exited samples at any batch size.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <torch/torch.h>
@@ -29,16 +30,31 @@ struct ExitResult {
   torch::Tensor confidence;   // (N) float32 top softmax probability where the sample exited
 };
 
+/// CUDA graphs of the runner's full-size block calls (block, pooling, head and exit rule as one
+/// launch), kept between runs because capturing costs far more than a replay. Valid for one model
+/// with unchanged weights, one policy and one head choice; used only on CUDA builds and devices
+/// with options.cuda_graphs.
+class ExitGraphs {
+ public:
+  ExitGraphs();
+  ~ExitGraphs();
+  ExitGraphs(const ExitGraphs&) = delete;
+  ExitGraphs& operator=(const ExitGraphs&) = delete;
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
 /// Runs `inputs` (N, ...) through `model` on options.device with at most batch_size rows per block
 /// call (eval mode, no gradients), exiting per `policy` with the last layer's classifier
 /// (HeadChoice::last) or each layer's own (HeadChoice::own). Results on the CPU, the same for both
 /// schedules up to the floating-point differences of computing a row in a different batch (none on
 /// CPU in the tests; on CUDA a kernel may change with the batch size). One host sync per block
-/// call (the number of rows that stay decides the next shape).
+/// call (the number of rows that stay decides the next shape). On CUDA with options.cuda_graphs,
+/// full-size block calls replay graphs from `graphs` (nullptr: a cache for this run alone).
 ExitResult run_early_exit(model::LayeredModel& model, const torch::Tensor& inputs,
                           const ExitPolicy& policy, inference::HeadChoice heads,
                           const inference::InferenceOptions& options,
-                          Schedule schedule = Schedule::batch);
+                          Schedule schedule = Schedule::batch, ExitGraphs* graphs = nullptr);
 
 }  // namespace layerwise::exit
 

@@ -20,8 +20,9 @@ enum class HeadChoice { last, own };
 struct InferenceOptions {
   int64_t batch_size = 512;
   torch::Device device = torch::kCPU;
-  bool bf16 = false;     // CUDA bf16 autocast for the forward passes
-  std::string progress;  // non-empty: progress on stderr under this label (rate, time left)
+  bool bf16 = false;        // CUDA bf16 autocast for the forward passes
+  bool cuda_graphs = true;  // CUDA: replay fixed-shape calls as captured graphs where supported
+  std::string progress;     // non-empty: progress on stderr under this label (rate, time left)
 };
 
 /// Eval mode, no gradients and (with options.bf16) CUDA bf16 autocast for the lifetime of the
