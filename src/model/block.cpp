@@ -21,9 +21,12 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   const auto heads = qkv(x)                                                     // (B, T, 3D)
                          .view({batch, tokens, 3, n_heads_, width / n_heads_})  // (B, T, 3, H, Dh)
                          .permute({2, 0, 3, 1, 4});                             // (3, B, H, T, Dh)
-  const auto mixed =
-      compat::attention(heads[0], heads[1], heads[2], causal_, key_mask);  // (B, H, T, Dh)
-  return proj(mixed.transpose(1, 2).reshape({batch, tokens, width}));      // (B, T, D)
+  // unbind, not three selects: its backward stacks the three gradients into one tensor instead
+  // of summing three zero-filled (3, B, H, T, Dh) tensors.
+  const auto qkv_parts = heads.unbind(0);  // 3 of (B, H, T, Dh)
+  const auto mixed = compat::attention(qkv_parts[0], qkv_parts[1], qkv_parts[2], causal_,
+                                       key_mask);                      // (B, H, T, Dh)
+  return proj(mixed.transpose(1, 2).reshape({batch, tokens, width}));  // (B, T, D)
 }
 
 MlpImpl::MlpImpl(const BlockConfig& config) : gelu_(config.gelu) {
