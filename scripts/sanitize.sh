@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer (LAYERWISE_SANITIZE=ON)
+# into build-asan/, then run: any report fails the run. CI runs it after scripts/test.sh.
+#
+#   scripts/sanitize.sh            build, then the tests below
+#   scripts/sanitize.sh FILTER     build, then the GoogleTest filter FILTER
+#
+# The default leaves out the tests that train real models for minutes (under ASan, 3-10x slower)
+# and the ones that start Chromium; what they exercise besides training is covered by the rest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+slow='Cli.TrainEvalSimilarityOnARealRun:Cli.ExitWritesCurvesCalibrationAndTiming'
+slow+=':Cli.TextEncoderAndDecoderEndToEnd:*RealRun*:*Chromium*:*Browser*:CrashConsistency.*'
+slow+=':Train.*FashionMnist*:Demo.*:Report.*Real*'
+filter=${1:--$slow}
+
+cmake -S . -B build-asan -G Ninja -DLAYERWISE_SANITIZE=ON -DLAYERWISE_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 >/dev/null
+cmake --build build-asan -j"$(nproc)" --target layerwise layerwise_tests
+
+# LibTorch's own allocations that live until exit (thread pools, registries) are not ours.
+suppressions=$(mktemp)
+trap 'rm -f "$suppressions"' EXIT
+printf 'leak:libtorch_cpu.so\nleak:libc10.so\nleak:libgomp.so\nleak:libopenblas\n' >"$suppressions"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export LSAN_OPTIONS=suppressions=$suppressions
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+build-asan/tests/layerwise_tests --gtest_filter="$filter" --gtest_brief=1
