@@ -145,17 +145,17 @@ nlohmann::json bench_one(const lw::model::ModelConfig& base, const std::string& 
   auto model = lw::model::make_model(config);
   model->to(o.device);
   model->train();
-  const bool bf16 = o.bf16 && o.device.is_cuda();  // as the trainer: autocast on CUDA only
-  const auto weights =
-      torch::tensor(lw::train::layer_weights(t.layer_weighting, config.n_layers, t.layer_weights),
-                    torch::kFloat64)
-          .to(o.device, torch::kFloat32);
-  lw::train::AdamWConfig adamw{t.beta1, t.beta2, t.adam_eps, t.weight_decay};
+  auto t_run = t;  // the trainer's settings with this benchmark's choices
+  t_run.objective = objective;
+  t_run.bf16 = o.bf16;
+  t_run.cuda_graphs = o.cuda_graphs;
+  const auto settings = lw::train::step_settings(t_run, config.n_layers, o.device);
+  const bool bf16 = settings.bf16;
+  const auto weights = settings.layer_weights;
+  auto adamw = lw::train::adamw_config(t_run);
   adamw.fused = o.fused;  // the trainer keeps the default (true)
   lw::train::AdamW optimizer(lw::train::named_parameters(*model), adamw);
-  lw::train::TrainStep train_step(
-      *model, optimizer,
-      {objective, weights, t.label_smoothing, t.clip_norm, bf16, o.cuda_graphs && t.cuda_graphs});
+  lw::train::TrainStep train_step(*model, optimizer, settings);
   constexpr int kBatches = 4;
   std::vector<torch::Tensor> xs, ys;
   for (int i = 0; i < kBatches; ++i) {

@@ -19,6 +19,21 @@ std::vector<int64_t> shape_key(const torch::Tensor& x, const torch::Tensor& y) {
 
 }  // namespace
 
+AdamWConfig adamw_config(const TrainConfig& train) {
+  return {train.beta1, train.beta2, train.adam_eps, train.weight_decay};
+}
+
+StepSettings step_settings(const TrainConfig& train, int64_t n_layers,
+                           const torch::Device& device) {
+  const auto weights = layer_weights(train.layer_weighting, n_layers, train.layer_weights);
+  return {train.objective,
+          torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
+          train.label_smoothing,
+          train.clip_norm,
+          train.bf16 && device.is_cuda(),
+          train.cuda_graphs};
+}
+
 // A captured step: static input buffers, the graph, and the outputs it overwrites on each replay.
 struct TrainStep::Captured {
   torch::Tensor x, y;

@@ -114,15 +114,11 @@ class Trainer {
     model_->to(device_);
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
-    weights_ =
-        torch::tensor(layer_weights(t.layer_weighting, config_.model.n_layers, t.layer_weights),
-                      torch::kFloat64)
-            .to(device_, torch::kFloat32);
+    step_settings_ = step_settings(t, config_.model.n_layers, device_);
     steps_per_epoch_ = (train_x_.size(0) + t.batch_size - 1) / t.batch_size;
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
-    optimizer_ = std::make_unique<AdamW>(named_parameters(*model_),
-                                         AdamWConfig{t.beta1, t.beta2, t.adam_eps, t.weight_decay});
+    optimizer_ = std::make_unique<AdamW>(named_parameters(*model_), adamw_config(t));
     if (!config_.data.is_text()) fill_ = (0.0 - config_.data.mean) / config_.data.std;
   }
 
@@ -171,9 +167,7 @@ class Trainer {
                               bf16_ ? " bf16" : "", ": ", state_.total_steps, " steps, from step ",
                               state_.step));
     model_->train();
-    TrainStep train_step(
-        *model_, *optimizer_,
-        {t.objective, weights_, t.label_smoothing, t.clip_norm, bf16_, t.cuda_graphs});
+    TrainStep train_step(*model_, *optimizer_, step_settings_);
     std::vector<torch::Tensor> batches;
     data::AugmentPlan plan;
     int64_t loaded_epoch = -1;
@@ -326,7 +320,8 @@ class Trainer {
   Progress progress_;
   model::ModelPtr model_;
   data::TaskData task_;
-  torch::Tensor train_x_, train_y_, weights_;
+  torch::Tensor train_x_, train_y_;
+  StepSettings step_settings_;
   std::unique_ptr<AdamW> optimizer_;
   int64_t steps_per_epoch_ = 0, warmup_steps_ = 0;
   double fill_ = 0;

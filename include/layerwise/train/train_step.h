@@ -22,6 +22,7 @@
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
 #include "layerwise/train/optimizer.h"
+#include "layerwise/train/run_config.h"
 
 namespace layerwise::train {
 
@@ -33,6 +34,14 @@ struct StepSettings {
   bool bf16 = false;        // bf16 autocast (CUDA only)
   bool cuda_graphs = true;  // capture and replay on CUDA where the build allows it
 };
+
+/// A run's AdamW settings (train.beta1, beta2, adam_eps, weight_decay).
+AdamWConfig adamw_config(const TrainConfig& train);
+
+/// A run's step settings for a model of `n_layers` layers on `device`: the objective, its layer
+/// weights (train.layer_weighting) as a device tensor, label smoothing, clipping, bf16 autocast
+/// (CUDA only) and graphs. The trainer and bench/bench_train take them from here.
+StepSettings step_settings(const TrainConfig& train, int64_t n_layers, const torch::Device& device);
 
 /// What one step leaves for the log: device tensors, owned by the caller (no host sync).
 struct StepOutputs {
