@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # In-process fuzzing of layerwise's parsers with libFuzzer (Debian's clang, ASan + UBSan).
 #
-#   scripts/fuzz.sh TARGET SECONDS   TARGET: safetensors, config or all
+#   scripts/fuzz.sh TARGET SECONDS   TARGET: safetensors, config, idx, text, run_json, hf,
+#                                    tokenizer or all (each in turn, SECONDS each)
 #
 # Builds build-fuzz/fuzz_TARGET from the parser's own sources (instrumented) and LibTorch (not),
 # runs it for SECONDS on a copy of the seed corpus fuzz/corpus/TARGET, and fails on any crash,
@@ -9,25 +10,41 @@
 # a regression test). Needs clang and libclang-rt-14-dev (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/fuzz.sh safetensors|config|all SECONDS}
-seconds=${2:?usage: scripts/fuzz.sh safetensors|config|all SECONDS}
+targets=(safetensors config idx text run_json hf tokenizer)
+usage="usage: scripts/fuzz.sh $(IFS='|'; echo "${targets[*]}")|all SECONDS"
+target=${1:?$usage}
+seconds=${2:?$usage}
 if [[ $target == all ]]; then
-  for t in safetensors config; do "$0" "$t" "$seconds"; done
+  for t in "${targets[@]}"; do "$0" "$t" "$seconds"; done
   exit 0
 fi
 
-# The sources each target needs besides its own file.
+# The sources each target needs besides its own file, and the libraries besides LibTorch.
+libs=()
 case $target in
   safetensors) sources=(src/core/safetensors.cpp src/core/atomic_file.cpp) ;;
   config) sources=(src/core/config_fields.cpp src/model/config.cpp) ;;
-  *) echo "fuzz.sh: unknown target '$target' (safetensors, config or all)" >&2; exit 2 ;;
+  idx) sources=(src/data/idx.cpp) libs=(-lz) ;;
+  text) sources=(src/data/text_corpus.cpp src/core/atomic_file.cpp) ;;
+  run_json)
+    sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
+             src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp
+             src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp) ;;
+  hf)
+    sources=(src/model/hf_config.cpp src/model/config.cpp src/core/config_fields.cpp
+             src/data/hf_image_processor.cpp src/core/atomic_file.cpp) ;;
+  tokenizer)
+    sources=(src/data/tokenizer.cpp src/data/hf_tokenizers.cpp src/core/atomic_file.cpp)
+    libs=(-licuuc) ;;
+  *) echo "fuzz.sh: unknown target '$target' (${targets[*]} or all)" >&2; exit 2 ;;
 esac
 
 out=build-fuzz
 mkdir -p "$out/obj" "$out/corpus-$target"
 torch_include=(-isystem /usr/include/torch/csrc/api/include)
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-       -D_GLIBCXX_USE_CXX11_ABI=1 -Iinclude "${torch_include[@]}")
+       -D_GLIBCXX_USE_CXX11_ABI=1 -DLAYERWISE_VERSION='"fuzz"' -DLAYERWISE_GIT='"fuzz"'
+       -Iinclude "${torch_include[@]}")
 objects=()
 for source in "fuzz/fuzz_$target.cpp" "${sources[@]}"; do
   object="$out/obj/$(basename "${source%.cpp}").o"
@@ -38,11 +55,13 @@ for source in "fuzz/fuzz_$target.cpp" "${sources[@]}"; do
   objects+=("$object")
 done
 binary="$out/fuzz_$target"
-clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu -lc10
+clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu -lc10 \
+  "${libs[@]}"
 
 cp -n fuzz/corpus/"$target"/* "$out/corpus-$target"/ 2>/dev/null || true
 echo "fuzz.sh: fuzzing $target for $seconds s"
-# One MiB inputs at most, 10 s per input, 2 GiB of memory: a parser must refuse, not allocate.
+# One MiB inputs at most, 10 s per input, 2 GiB of memory: a parser must refuse, not allocate. The
+# recommended dictionary is left out of the output, so that the final line (cov, ft) stays in it.
 ASAN_OPTIONS=detect_leaks=1 "$binary" -max_total_time="$seconds" -max_len=1048576 -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crash-$target-" \
-  "$out/corpus-$target" 2>&1 | tail -25
+  "$out/corpus-$target" 2>&1 | grep -v -i -e '^"' -e 'recommended dictionary' | tail -25

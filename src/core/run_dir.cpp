@@ -88,10 +88,15 @@ void RunDir::remove_stale_temporaries() const {
 TrainerState read_trainer_state(const std::string& path) {
   try {
     const auto j = nlohmann::json::parse(read_file(path));
-    TrainerState state{j.at("step").get<int64_t>(), j.at("total_steps").get<int64_t>(),
-                       j.value("seconds", 0.0)};
-    LW_CHECK(state.step >= 0 && state.total_steps >= 0, path, ": negative step counts");
-    return state;
+    // A non-negative integer that fits int64_t (a float such as 1e300 does not convert).
+    const auto count = [&](const char* key) {
+      const auto& value = j.at(key);
+      LW_CHECK(value.is_number_unsigned() && value.get<uint64_t>() <= uint64_t(INT64_MAX), path,
+               ": not a trainer state (\"", key, "\" must be a non-negative integer, got ",
+               value.is_number() ? value.dump() : value.type_name(), ")");
+      return value.get<int64_t>();
+    };
+    return {count("step"), count("total_steps"), j.value("seconds", 0.0)};
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(path, ": not a trainer state (", e.what(), ")"));
   }

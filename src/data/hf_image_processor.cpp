@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,15 @@ std::vector<double> per_channel(const nlohmann::json& value, const std::string& 
   if (value.is_number()) return {value.get<double>()};
   LW_CHECK(value.is_array() && !value.empty(), where, " must be a number or a list of numbers");
   return value.get<std::vector<double>>();
+}
+
+// A setting that must be a JSON integer: converting 1e300 to an integer type is undefined.
+int64_t integer(const nlohmann::json& value, const std::string& where) {
+  LW_CHECK(value.is_number_integer() &&
+               (!value.is_number_unsigned() ||
+                value.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max())),
+           where, " must be an integer, got ", value.dump());
+  return value.get<int64_t>();
 }
 
 // Pillow's fixed point for 8-bit resampling: weights scaled by 2^22 and rounded to integers.
@@ -59,15 +69,16 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
     if (j.contains("size")) {
       const auto& size = j["size"];
       if (size.is_number()) {
-        p.height = p.width = size.get<int64_t>();
+        p.height = p.width = integer(size, path + ": size");
       } else if (size.contains("height") && size.contains("width")) {
-        p.height = size["height"].get<int64_t>();
-        p.width = size["width"].get<int64_t>();
+        p.height = integer(size["height"], path + ": size.height");
+        p.width = integer(size["width"], path + ": size.width");
       } else {
         p.unsupported = "size without height and width (shortest_edge)";
       }
     }
-    const int resample = j.value("resample", 2);
+    const int64_t resample =
+        j.contains("resample") ? integer(j["resample"], path + ": resample") : 2;
     if (resample != 2) p.unsupported = str_cat("resample ", resample, " (only 2, bilinear)");
     if (j.value("do_center_crop", false)) p.unsupported = "do_center_crop";
     p.do_rescale = j.value("do_rescale", p.do_rescale);

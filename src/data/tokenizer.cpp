@@ -14,6 +14,10 @@ namespace {
 constexpr int kVersion = 1;
 // The chunk cache is cleared when full and skips long chunks (rare; base64 runs): bounds memory.
 constexpr size_t kMaxCacheEntries = size_t{1} << 18, kMaxCachedChunk = 64;
+// The most bytes all tokens may hold together. Merges can double a token's length each time (a
+// chain of 40 makes a terabyte), so a file of merges must not be trusted with memory; real
+// vocabularies hold well under a MiB.
+constexpr size_t kMaxTokenBytes = size_t{64} << 20;
 const char* const kSpecialNames[] = {"<pad>", "<cls>", "<bos>", "<eos>"};
 
 uint64_t pair_key(int64_t left, int64_t right) {
@@ -216,6 +220,7 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int64_t, int64_t>>&
   tokenizer.token_bytes_.resize(kFirstByteId);
   for (int byte = 0; byte < 256; ++byte)
     tokenizer.token_bytes_.emplace_back(1, static_cast<char>(byte));
+  size_t total_bytes = 256;
   for (size_t i = 0; i < merges.size(); ++i) {
     const auto [left, right] = merges[i];
     const int64_t limit = kByteVocab + static_cast<int64_t>(i);
@@ -224,6 +229,11 @@ Tokenizer Tokenizer::from_merges(const std::vector<std::pair<int64_t, int64_t>>&
              limit - 1, " (special ids, or a token not made yet)");
     const bool added = tokenizer.merge_rank_.emplace(pair_key(left, right), int64_t(i)).second;
     LW_CHECK(added, "merge ", i, " [", left, ", ", right, "] repeats an earlier merge");
+    const size_t bytes = tokenizer.token_bytes_[left].size() + tokenizer.token_bytes_[right].size();
+    total_bytes += bytes;
+    LW_CHECK(total_bytes <= kMaxTokenBytes, "merge ", i, " [", left, ", ", right,
+             "] makes a token of ", bytes, " bytes and the tokens more than ", kMaxTokenBytes >> 20,
+             " MiB in all (merges that keep doubling a token?)");
     tokenizer.token_bytes_.push_back(tokenizer.token_bytes_[left] + tokenizer.token_bytes_[right]);
   }
   return tokenizer;

@@ -1,6 +1,8 @@
 #include "layerwise/model/hf_config.h"
 
+#include <limits>
 #include <map>
+#include <type_traits>
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
@@ -38,6 +40,12 @@ std::string supported_list() {
   return list;
 }
 
+bool is_int64(const Json& value) {
+  return value.is_number_integer() &&
+         (!value.is_number_unsigned() ||
+          value.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max()));
+}
+
 // Reads one field with a clear error: missing (when required) or of the wrong type.
 class Fields {
  public:
@@ -58,6 +66,10 @@ class Fields {
  private:
   template <typename T>
   T as(const std::string& key) const {
+    // Sizes and ids must be JSON integers that fit: converting 1e300 to int64_t is undefined.
+    if constexpr (std::is_same_v<T, int64_t>)
+      LW_CHECK(is_int64(json_[key]), source_, ": field '", key, "' must be an integer, got ",
+               json_[key].dump());
     try {
       return json_[key].get<T>();
     } catch (const Json::exception&) {
@@ -99,11 +111,12 @@ std::vector<std::string> class_names_of(const Fields& f, const Json& json) {
   return names;
 }
 
+// An integer, or [n, n] (json[key] only once f.has(key): a const json has no missing keys).
 int64_t square_size(const Fields& f, const Json& json, const std::string& key) {
-  const auto& value = json[key];
-  if (value.is_array()) {
-    LW_CHECK(value.size() == 2 && value[0] == value[1], f.source(), ": ", key,
-             " must be square, got ", value.dump());
+  if (f.has(key) && json[key].is_array()) {
+    const auto& value = json[key];
+    LW_CHECK(value.size() == 2 && value[0] == value[1] && is_int64(value[0]), f.source(), ": ", key,
+             " must be an integer or a square [n, n] of integers, got ", value.dump());
     return value[0].get<int64_t>();
   }
   return f.get<int64_t>(key);
@@ -160,7 +173,14 @@ void read_gpt2(const Fields& f, HfConfig& out) {
   m.block.d_model = f.get<int64_t>("n_embd");
   m.n_layers = f.get<int64_t>("n_layer");
   m.block.n_heads = f.get<int64_t>("n_head");
-  m.block.d_ff = f.get<int64_t>("n_inner", 4 * m.block.d_model);
+  if (f.has("n_inner")) {
+    m.block.d_ff = f.get<int64_t>("n_inner");
+  } else {  // null or absent: 4 n_embd, which must not overflow
+    constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 4;
+    LW_CHECK(m.block.d_model >= -kLimit && m.block.d_model <= kLimit, f.source(), ": n_embd ",
+             m.block.d_model, " is out of range");
+    m.block.d_ff = 4 * m.block.d_model;
+  }
   m.block.ln_eps = f.get<double>("layer_norm_epsilon", 1e-5);
   m.block.gelu = gelu_of(f, "activation_function");
   m.block.dropout = f.get<double>("resid_pdrop", 0.0);

@@ -109,7 +109,8 @@ void axes(std::ostringstream& svg, const Frame& f, const ChartOptions& options, 
       const double first = std::ceil(f.x.low), last = std::floor(f.x.high);
       if (last - first <= 15) {
         ticks.clear();
-        for (double t = first; t <= last; ++t) ticks.push_back(t);
+        // Counted, not `++t` up to last: from 2^53 on, t + 1 == t and that loop never ends.
+        for (int k = 0; k <= int(last - first); ++k) ticks.push_back(first + k);
       } else {
         ticks.erase(
             std::remove_if(ticks.begin(), ticks.end(), [](double t) { return t != std::round(t); }),

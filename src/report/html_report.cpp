@@ -188,8 +188,10 @@ class ReportBuilder {
         headers.push_back(runs_[k].name + " (last head)");
         columns.push_back(last);
       }
+      // Compared as a double first: converting NaN or 1e300 to int64_t is undefined.
       const double depth_value = number(e, "minimal_depth");
-      const int64_t depth = std::isfinite(depth_value) ? int64_t(depth_value) : 0;
+      const int64_t depth =
+          depth_value >= 1 && depth_value <= double(acc.size()) ? int64_t(depth_value) : 0;
       if (depth >= 1 && size_t(depth) <= acc.size())
         o.markers.push_back(
             {double(depth), acc[depth - 1], "min depth " + std::to_string(depth), palette(k)});
@@ -269,6 +271,8 @@ class ReportBuilder {
       if (s.is_null()) continue;
       const auto rows = s.at("layers_a").get<std::vector<std::string>>();
       const auto cols = s.at("layers_b").get<std::vector<std::string>>();
+      LW_CHECK(!rows.empty() && !cols.empty(), RunDir(runs_[k].dir).similarity(),
+               ": layers_a and layers_b must each name at least one layer");
       for (const auto& [metric, matrix] : s.at("metrics").items()) {
         const auto where = str_cat(RunDir(runs_[k].dir).similarity(), ": ", metric);
         LW_CHECK(matrix.is_array() && matrix.size() == rows.size(), where, " must have ",
