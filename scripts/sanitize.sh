@@ -27,4 +27,24 @@ printf 'leak:libtorch_cpu.so\nleak:libc10.so\nleak:libgomp.so\nleak:libopenblas\
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export LSAN_OPTIONS=suppressions=$suppressions
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-build-asan/tests/layerwise_tests --gtest_filter="$filter" --gtest_brief=1
+# One shard of the tests per core; each shard's log is shown when it fails.
+shards=$(nproc)
+logs=$(mktemp -d)
+trap 'rm -rf "$suppressions" "$logs"' EXIT
+pids=()
+for ((i = 0; i < shards; ++i)); do
+  GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i OMP_NUM_THREADS=1 \
+    build-asan/tests/layerwise_tests --gtest_filter="$filter" --gtest_brief=1 >"$logs/$i" 2>&1 &
+  pids+=($!)
+done
+failed=0
+for ((i = 0; i < shards; ++i)); do
+  if wait "${pids[$i]}"; then
+    tail -3 "$logs/$i"
+  else
+    echo "sanitize.sh: shard $i of $shards failed:"
+    cat "$logs/$i"
+    failed=1
+  fi
+done
+exit $failed
