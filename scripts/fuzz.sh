@@ -46,14 +46,21 @@ flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-saniti
        -D_GLIBCXX_USE_CXX11_ABI=1 -DLAYERWISE_VERSION='"fuzz"' -DLAYERWISE_GIT='"fuzz"'
        -Iinclude "${torch_include[@]}")
 objects=()
+compiling=()  # one compiler per core at a time
 for source in "fuzz/fuzz_$target.cpp" "${sources[@]}"; do
   object="$out/obj/$(basename "${source%.cpp}").o"
   if [[ ! -f $object || $source -nt $object ]]; then
     echo "fuzz.sh: compiling $source"
-    clang++ "${flags[@]}" -c "$source" -o "$object"
+    clang++ "${flags[@]}" -c "$source" -o "$object" &
+    compiling+=($!)
+    if ((${#compiling[@]} >= $(nproc))); then
+      wait "${compiling[0]}"
+      compiling=("${compiling[@]:1}")
+    fi
   fi
   objects+=("$object")
 done
+for pid in "${compiling[@]}"; do wait "$pid"; done
 binary="$out/fuzz_$target"
 clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu -lc10 \
   "${libs[@]}"
