@@ -59,8 +59,11 @@ lm::ModelPtr train_steps(lt::Objective objective, const torch::Device& device, i
   auto model = small_vit(objective, device);
   lt::AdamW optimizer(lt::named_parameters(*model), {0.9, 0.999, 1e-8, 0.05, fused});
   lt::TrainStep step(*model, optimizer, settings_for(objective, device, graphs));
+  int64_t i = 0;
   for (const auto& b : batches(steps, 16, device)) {
-    const auto out = step.run(b.x, b.y, 1e-3);
+    // A learning rate that changes every step, as the warm-up + cosine schedule's: a replay must
+    // read the current one, not the one of its capture.
+    const auto out = step.run(b.x, b.y, 1e-3 * double(++i) / double(steps));
     if (losses) losses->push_back(out.loss.item<double>());
   }
   if (graphs && step.uses_graphs()) {

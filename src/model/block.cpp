@@ -18,15 +18,15 @@ SelfAttentionImpl::SelfAttentionImpl(const BlockConfig& config)
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask) {
   const int64_t batch = x.size(0), tokens = x.size(1), width = x.size(2);
-  const auto heads = qkv(x)                                                     // (B, T, 3D)
+  const auto heads = apply_linear(qkv, x)                                       // (B, T, 3D)
                          .view({batch, tokens, 3, n_heads_, width / n_heads_})  // (B, T, 3, H, Dh)
                          .permute({2, 0, 3, 1, 4});                             // (3, B, H, T, Dh)
   // unbind, not three selects: its backward stacks the three gradients into one tensor instead
   // of summing three zero-filled (3, B, H, T, Dh) tensors.
   const auto qkv_parts = heads.unbind(0);  // 3 of (B, H, T, Dh)
   const auto mixed = compat::attention(qkv_parts[0], qkv_parts[1], qkv_parts[2], causal_,
-                                       key_mask);                      // (B, H, T, Dh)
-  return proj(mixed.transpose(1, 2).reshape({batch, tokens, width}));  // (B, T, D)
+                                       key_mask);  // (B, H, T, Dh)
+  return apply_linear(proj, mixed.transpose(1, 2).reshape({batch, tokens, width}));  // (B, T, D)
 }
 
 MlpImpl::MlpImpl(const BlockConfig& config) : gelu_(config.gelu) {
@@ -35,7 +35,8 @@ MlpImpl::MlpImpl(const BlockConfig& config) : gelu_(config.gelu) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2(torch::gelu(fc1(x), gelu_ == Gelu::tanh ? "tanh" : "none"));  // (B, T, D)
+  const auto hidden = torch::gelu(apply_linear(fc1, x), gelu_ == Gelu::tanh ? "tanh" : "none");
+  return apply_linear(fc2, hidden);  // (B, T, D)
 }
 
 TransformerBlockImpl::TransformerBlockImpl(const BlockConfig& config)

@@ -13,7 +13,7 @@ ExitHeadImpl::ExitHeadImpl(int64_t d_model, int64_t n_classes, double ln_eps) {
 }
 
 torch::Tensor ExitHeadImpl::forward(const torch::Tensor& z) {
-  return fc(norm(z));
+  return apply_linear(fc, norm(z));
 }
 
 LayeredModel::LayeredModel(const ModelConfig& config) : config_(config) {
@@ -48,9 +48,9 @@ std::vector<torch::Tensor> LayeredModel::forward_layers(const torch::Tensor& inp
 }
 
 torch::Tensor LayeredModel::head(const torch::Tensor& z) {
-  const auto read = pooler ? torch::tanh(pooler(z)) : final_norm(z);  // (..., D)
+  const auto read = pooler ? torch::tanh(apply_linear(pooler, z)) : final_norm(z);  // (..., D)
   if (tied_weight_.defined()) return torch::linear(read, tied_weight_);
-  return classifier(read);
+  return apply_linear(classifier, read);
 }
 
 torch::Tensor LayeredModel::head_at(const torch::Tensor& z, int64_t layer) {
