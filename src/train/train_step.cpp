@@ -2,6 +2,7 @@
 
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/dist/gradients.h"
 
 namespace layerwise::train {
 
@@ -43,7 +44,8 @@ struct TrainStep::Captured {
 
 TrainStep::TrainStep(model::LayeredModel& model, AdamW& optimizer, StepSettings settings)
     : model_(model), optimizer_(optimizer), settings_(std::move(settings)) {
-  graphs_enabled_ = settings_.cuda_graphs && CudaGraph::available() && optimizer_.fused();
+  graphs_enabled_ =
+      settings_.cuda_graphs && CudaGraph::available() && optimizer_.fused() && !data_parallel();
 }
 
 TrainStep::~TrainStep() = default;
@@ -54,10 +56,42 @@ StepOutputs TrainStep::forward_backward_update(const torch::Tensor& x, const tor
     return objective_loss(model_, settings_.objective, settings_.layer_weights, x, y,
                           settings_.label_smoothing);
   }();
-  result.loss.backward();
-  auto grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_norm);
+  StepOutputs outputs;
+  if (data_parallel()) {
+    outputs = data_parallel_backward(result);
+  } else {
+    result.loss.backward();
+    outputs = {result.loss.detach(), result.layer_loss, result.correct, result.items, {}};
+  }
+  outputs.grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_norm);
   optimizer_.update();
-  return {result.loss.detach(), result.layer_loss, result.correct, result.items, grad_norm};
+  return outputs;
+}
+
+// Each rank's loss is the mean over its own items. Weighted by the rank's share of the global
+// batch's items, the ranks' gradients sum to the gradient of the mean over the global batch:
+// the step of one process on the whole batch, whatever the number of ranks.
+StepOutputs TrainStep::data_parallel_backward(ObjectiveResult& result) {
+  auto& comm = *settings_.comm;
+  const auto options = result.loss.options().dtype(torch::kFloat64);
+  std::vector<torch::Tensor> total{result.items.to(options).reshape({1})};  // (1)
+  comm.all_reduce_sum(total);
+  const auto share = (result.items.to(options) / total[0].clamp_min(1)).squeeze();  // ()
+  (result.loss * share.to(result.loss.scalar_type())).backward();
+  std::vector<torch::Tensor> params;
+  for (const auto& named : optimizer_.parameters()) params.push_back(named.second);
+  dist::all_reduce_gradients(comm, params);
+  // The log's numbers, of the global batch: [loss, layer losses (L), hits, items].
+  const int64_t n_layers = result.layer_loss.numel();
+  std::vector<torch::Tensor> stats{torch::cat({
+      (result.loss.detach().to(options) * share).reshape({1}),
+      result.layer_loss.to(options) * share,
+      result.correct.to(options).reshape({1}),
+      result.items.to(options).reshape({1}),
+  })};  // (L + 3)
+  comm.all_reduce_sum(stats);
+  const auto& s = stats[0];
+  return {s[0], s.slice(0, 1, 1 + n_layers), s[1 + n_layers], s[2 + n_layers], {}};
 }
 
 StepOutputs TrainStep::eager(const torch::Tensor& x, const torch::Tensor& y) {

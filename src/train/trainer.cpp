@@ -101,7 +101,8 @@ class Trainer {
         options_(options),
         device_(compat::parse_device(config_.train.device)),
         bf16_(config_.train.bf16 && device_.is_cuda()),
-        progress_(options.quiet) {
+        comm_(options.comm && options.comm->world_size() > 1 ? options.comm : nullptr),
+        progress_(options.quiet || !is_main()) {
     const auto& t = config_.train;
     validate(t);
     progress_.message(str_cat("loading ", config_.data.dataset,
@@ -115,7 +116,9 @@ class Trainer {
     train_x_ = task_.train.inputs.to(device_);
     train_y_ = task_.train.labels.to(device_);
     step_settings_ = step_settings(t, config_.model.n_layers, device_);
+    step_settings_.comm = comm_;
     steps_per_epoch_ = (train_x_.size(0) + t.batch_size - 1) / t.batch_size;
+    if (comm_) check_batches_divide(train_x_.size(0));
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
     optimizer_ = std::make_unique<AdamW>(named_parameters(*model_), adamw_config(t));
@@ -123,6 +126,26 @@ class Trainer {
   }
 
   const RunConfig& config() const { return config_; }
+  bool is_main() const { return !comm_ || comm_->is_main(); }
+
+  // Every rank starts from rank 0's weights (the same seed gives the same ones; a pretrained
+  // model read by each rank too, but one copy is the rule data parallelism needs).
+  void share_rank0_weights() {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> tensors;
+    for (const auto& p : model_->parameters()) tensors.push_back(p.data());
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    comm_->broadcast(tensors, 0);
+  }
+
+  // Each rank needs at least one sample of every global batch, the last short one included.
+  void check_batches_divide(int64_t samples) const {
+    const int64_t batch = config_.train.batch_size, last = samples % batch;
+    const int world = comm_->world_size();
+    LW_CHECK(batch >= world && (last == 0 || last >= world), "train.batch_size ", batch, " on ",
+             samples, " samples leaves a batch of ", last == 0 || batch < world ? batch : last,
+             " for ", world, " ranks: every rank needs at least one sample of each batch");
+  }
 
   // Pretrained weights for a run started with --init (on resume the checkpoint replaces them).
   void start_from_pretrained() {
@@ -136,7 +159,7 @@ class Trainer {
 
   // The newest complete checkpoint, checked against what the configuration and the data give.
   void restore() {
-    run_dir_.remove_stale_temporaries();
+    if (is_main()) run_dir_.remove_stale_temporaries();
     const auto planned = state_.total_steps;
     if (!has_checkpoint(run_dir_)) {  // stopped before its first one: the run starts again
       progress_.message(str_cat(run_dir_.path(), " has no checkpoint yet: starting at step 0"));
@@ -156,10 +179,13 @@ class Trainer {
 
   TrainSummary run() {
     const auto& t = config_.train;
-    MetricsLog log(run_dir_.metrics(), state_.step);
+    // Rank 0 alone writes the run folder (log, validation, checkpoints).
+    std::unique_ptr<MetricsLog> log;
+    if (is_main()) log = std::make_unique<MetricsLog>(run_dir_.metrics(), state_.step);
     const auto start = Clock::now();
     const double seconds_before = state_.seconds;
     const int64_t first_step = state_.step;
+    if (comm_) share_rank0_weights();  // the first collective of every rank, in the same order
     TrainSummary summary;
     progress_.message(str_cat("training ", t.objective, " ", config_.model.n_layers, "-layer ",
                               config_.model.arch, " (", model::count_parameters(*model_),
@@ -190,8 +216,11 @@ class Trainer {
         }
         loaded_epoch = epoch;
       }
-      const auto& index = batches[batch_in_epoch];  // (B)
-      auto x = train_x_.index_select(0, index);     // (B, C, H, W)
+      // (B) of the global batch, or this rank's share of it: (about B / ranks)
+      const auto index =
+          comm_ ? batches[batch_in_epoch].tensor_split(comm_->world_size())[comm_->rank()]
+                : batches[batch_in_epoch];
+      auto x = train_x_.index_select(0, index);  // (B, C, H, W)
       const auto y = train_y_.index_select(0, index);
       if (t.augment != Augment::none)
         x = data::augment_images(x, plan.shifts.index_select(0, index),
@@ -202,7 +231,7 @@ class Trainer {
       pending.push_back(
           {step + 1, epoch, lr, out.loss, out.layer_loss, out.correct, out.items, out.grad_norm});
       state_.step = step + 1;
-      flush_samples += index.size(0);
+      flush_samples += batches[batch_in_epoch].size(0);
 
       const bool epoch_end = state_.step % steps_per_epoch_ == 0;
       const bool stop = options_.stop_after_steps > 0 && state_.step >= options_.stop_after_steps;
@@ -214,12 +243,12 @@ class Trainer {
           stop;
       if (int64_t(pending.size()) >= t.log_every || validate_now || checkpoint_now) {
         samples_per_second = double(flush_samples) / std::max(1e-9, seconds_since(flush_clock));
-        flush(pending, log, samples_per_second);
+        flush(pending, log.get(), samples_per_second);
         flush_clock = Clock::now();
         flush_samples = 0;
       }
-      if (validate_now) summary.val_accuracy = run_validation(log, epoch);
-      if (checkpoint_now) {
+      if (validate_now && log) summary.val_accuracy = run_validation(*log, epoch);
+      if (checkpoint_now && is_main()) {
         state_.seconds = seconds_before + seconds_since(start);
         save_checkpoint(run_dir_, *model_, *optimizer_, state_, t.keep_checkpoints);
       }
@@ -243,7 +272,8 @@ class Trainer {
   }
 
  private:
-  void flush(std::vector<PendingStep>& pending, MetricsLog& log, double samples_per_second) {
+  // Writes the pending steps to the log (rank 0; the others pass none) and the progress line.
+  void flush(std::vector<PendingStep>& pending, MetricsLog* log, double samples_per_second) {
     if (pending.empty()) return;
     std::vector<torch::Tensor> scalars, layer_losses;
     for (const auto& p : pending) {
@@ -269,7 +299,7 @@ class Trainer {
           {"samples_per_second", samples_per_second}};
       if (config_.train.objective != Objective::standard)
         line["layer_loss"] = vector_to_json(host_layers[i]);
-      log.write(line);
+      if (log) log->write(line);
     }
     const auto& p = pending.back();
     const double remaining = double(state_.total_steps - p.step) *
@@ -317,6 +347,7 @@ class Trainer {
   TrainOptions options_;
   torch::Device device_;
   bool bf16_;
+  dist::Communicator* comm_;  // several ranks, or null
   Progress progress_;
   model::ModelPtr model_;
   data::TaskData task_;
@@ -332,6 +363,13 @@ class Trainer {
 
 TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
                            const TrainOptions& options) {
+  auto* comm = options.comm && options.comm->world_size() > 1 ? options.comm : nullptr;
+  if (comm && !comm->is_main()) {  // rank 0 creates the folder (and a text run's tokenizer)
+    comm->barrier();
+    config.model.heads = head_mode_for(config.train.objective);
+    Trainer trainer(std::move(config), run_dir, options, /*resuming=*/false);
+    return trainer.run();
+  }
   LW_CHECK(!RunDir(run_dir).has_config(), "'", run_dir,
            "' already holds a run; continue it with --resume or choose another --out");
   config.model.heads = head_mode_for(config.train.objective);
@@ -352,6 +390,7 @@ TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
     if (created) remove_folder(run_dir);  // a run that never started leaves no folder
     throw;
   }
+  if (comm) comm->barrier();  // the others may read the folder now
   return trainer->run();
 }
 

@@ -15,6 +15,14 @@
 #include <torch/version.h>
 #endif
 
+// c10d's process-group backends (dist/communicator.cpp): 1.13's Gloo and NCCL groups are
+// c10d::ProcessGroup objects; from 2.0 they are c10d::Backend objects behind a ProcessGroup.
+#if TORCH_VERSION_MAJOR >= 2
+#define LAYERWISE_C10D_BACKEND Backend
+#else
+#define LAYERWISE_C10D_BACKEND ProcessGroup
+#endif
+
 namespace layerwise::compat {
 
 constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;

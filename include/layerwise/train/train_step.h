@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include "layerwise/core/cuda_graph.h"
+#include "layerwise/dist/communicator.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
 #include "layerwise/train/optimizer.h"
@@ -33,6 +34,9 @@ struct StepSettings {
   double clip_norm = 1.0;   // <= 0: no clipping
   bool bf16 = false;        // bf16 autocast (CUDA only)
   bool cuda_graphs = true;  // capture and replay on CUDA where the build allows it
+  // Data parallel: this rank's share of each global batch; gradients and the logged numbers are
+  // summed over the ranks (null or one rank: a single process). Not owned.
+  dist::Communicator* comm = nullptr;
 };
 
 /// A run's AdamW settings (train.beta1, beta2, adam_eps, weight_decay).
@@ -61,7 +65,7 @@ class TrainStep {
   StepOutputs run(const torch::Tensor& x, const torch::Tensor& y, double lr);
 
   /// Whether steps of this configuration can be graph-captured (CUDA build, CUDA model, fused
-  /// optimizer, settings.cuda_graphs).
+  /// optimizer, settings.cuda_graphs, one process).
   bool uses_graphs() const { return graphs_enabled_; }
   /// Steps replayed from a graph so far (the rest ran eagerly).
   int64_t replayed_steps() const { return replayed_; }
@@ -72,6 +76,8 @@ class TrainStep {
   struct Captured;
   StepOutputs eager(const torch::Tensor& x, const torch::Tensor& y);
   StepOutputs forward_backward_update(const torch::Tensor& x, const torch::Tensor& y);
+  StepOutputs data_parallel_backward(ObjectiveResult& result);
+  bool data_parallel() const { return settings_.comm && settings_.comm->world_size() > 1; }
 
   model::LayeredModel& model_;
   AdamW& optimizer_;

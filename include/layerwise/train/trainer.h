@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "layerwise/dist/communicator.h"
 #include "layerwise/train/run_config.h"
 
 namespace layerwise::train {
@@ -19,6 +20,9 @@ namespace layerwise::train {
 struct TrainOptions {
   int64_t stop_after_steps = 0;  // > 0: checkpoint and return after this many steps in total
   bool quiet = false;            // no progress on stderr
+  // Data parallel (several ranks): each rank trains on its share of every global batch and
+  // gradients are summed; rank 0 alone writes the run folder. Null: one process. Not owned.
+  dist::Communicator* comm = nullptr;
 };
 
 struct TrainSummary {
@@ -29,7 +33,8 @@ struct TrainSummary {
 };
 
 /// Starts a run: writes run_dir/config.json (run_dir is created; it must not hold a run yet),
-/// then trains. config.data's normalization is measured if not given.
+/// then trains. config.data's normalization is measured if not given. With several ranks, rank 0
+/// creates the folder and the others start once it has.
 TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
                            const TrainOptions& options);
 
