@@ -7,8 +7,8 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
-#include "layerwise/dist/communicator.h"
-#include "layerwise/dist/launch.h"
+#include "layerwise/distributed/communicator.h"
+#include "layerwise/distributed/launch.h"
 #include "layerwise/model/config.h"
 #include "layerwise/train/trainer.h"
 #include "setting_flags.h"
@@ -190,7 +190,7 @@ train::RunConfig build_config(const TrainFlags& f) {
 }
 
 // This worker's device: "cuda" in a job of several ranks means the GPU of its local rank.
-std::string worker_device(const std::string& device, const dist::WorkerEnv& env) {
+std::string worker_device(const std::string& device, const distributed::WorkerEnv& env) {
   return env.world_size > 1 && device == "cuda" ? str_cat("cuda:", env.local_rank) : device;
 }
 
@@ -198,16 +198,16 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
   if (f.nproc > 0) {  // the launcher: N workers of this command, none of its own training
     LW_CHECK(std::getenv("RANK") == nullptr,
              "--nproc starts its own workers; under torchrun (RANK is set) leave it out");
-    return dist::run_local_workers(f.nproc, dist::own_arguments_without("--nproc"));
+    return distributed::run_local_workers(f.nproc, distributed::own_arguments_without("--nproc"));
   }
-  const auto env = dist::worker_env_from_environment();
+  const auto env = distributed::worker_env_from_environment();
   train::TrainOptions options;
   options.stop_after_steps = f.stop_after;
   options.quiet = global.quiet;
-  std::unique_ptr<dist::Communicator> comm;
+  std::unique_ptr<distributed::Communicator> comm;
   auto join = [&](const std::string& device) {
     if (env.world_size == 1) return;
-    comm = std::make_unique<dist::Communicator>(env, compat::parse_device(device),
+    comm = std::make_unique<distributed::Communicator>(env, compat::parse_device(device),
                                                 std::chrono::seconds(f.dist_timeout));
     options.comm = comm.get();
   };

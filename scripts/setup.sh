@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build git
   libtorch-dev            # LibTorch 1.13 (CPU)
+  libgloo-dev             # headers of the Gloo that LibTorch was built with: c10d on CPU (several ranks)
   libopenblas0-pthread    # without it LibTorch multiplies on the reference BLAS: 17x slower
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev
   libicu-dev              # Unicode properties for BERT's and GPT-2's tokenizers

@@ -21,11 +21,12 @@ ALLOWED = {
     "model": {"core"},
     "analysis": {"core"},  # functions of tensors only
     "inference": {"core", "model", "analysis"},
-    "train": {"core", "data", "model", "analysis", "inference"},
+    "train": {"core", "data", "model", "analysis", "inference", "distributed"},
     "exit": {"core", "model", "inference", "analysis"},
     "report": {"core", "analysis"},  # reads result files, never models
-    "workflow": {"core", "data", "model", "analysis", "inference", "train", "exit", "report"},
-    "distributed": {"core"},  # reserved: may be absent
+    "workflow": {"core", "data", "model", "analysis", "inference", "train", "exit", "report",
+                 "distributed"},
+    "distributed": {"core"},  # c10d groups, launcher, gradient all-reduce
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]layerwise/([^/">]+)/')

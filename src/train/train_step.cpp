@@ -2,7 +2,7 @@
 
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
-#include "layerwise/dist/gradients.h"
+#include "layerwise/distributed/gradients.h"
 
 namespace layerwise::train {
 
@@ -80,7 +80,7 @@ StepOutputs TrainStep::data_parallel_backward(ObjectiveResult& result) {
   (result.loss * share.to(result.loss.scalar_type())).backward();
   std::vector<torch::Tensor> params;
   for (const auto& named : optimizer_.parameters()) params.push_back(named.second);
-  dist::all_reduce_gradients(comm, params);
+  distributed::all_reduce_gradients(comm, params);
   // The log's numbers, of the global batch: [loss, layer losses (L), hits, items].
   const int64_t n_layers = result.layer_loss.numel();
   std::vector<torch::Tensor> stats{torch::cat({

@@ -11,6 +11,7 @@
 #include "layerwise/analysis/layer_readout.h"
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/compat.h"
+#include "layerwise/core/crash_point.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/matrix_io.h"
 #include "layerwise/core/progress.h"
@@ -228,6 +229,7 @@ class Trainer {
 
       const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
       const auto out = train_step.run(x, y, lr);
+      crash_point("train-step");  // tests: a worker that dies mid-run
       pending.push_back(
           {step + 1, epoch, lr, out.loss, out.layer_loss, out.correct, out.items, out.grad_norm});
       state_.step = step + 1;
@@ -347,7 +349,7 @@ class Trainer {
   TrainOptions options_;
   torch::Device device_;
   bool bf16_;
-  dist::Communicator* comm_;  // several ranks, or null
+  distributed::Communicator* comm_;  // several ranks, or null
   Progress progress_;
   model::ModelPtr model_;
   data::TaskData task_;

@@ -19,7 +19,7 @@
 #include <torch/torch.h>
 
 #include "layerwise/core/cuda_graph.h"
-#include "layerwise/dist/communicator.h"
+#include "layerwise/distributed/communicator.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
 #include "layerwise/train/optimizer.h"
@@ -36,7 +36,7 @@ struct StepSettings {
   bool cuda_graphs = true;  // capture and replay on CUDA where the build allows it
   // Data parallel: this rank's share of each global batch; gradients and the logged numbers are
   // summed over the ranks (null or one rank: a single process). Not owned.
-  dist::Communicator* comm = nullptr;
+  distributed::Communicator* comm = nullptr;
 };
 
 /// A run's AdamW settings (train.beta1, beta2, adam_eps, weight_decay).

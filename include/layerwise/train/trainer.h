@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "layerwise/dist/communicator.h"
+#include "layerwise/distributed/communicator.h"
 #include "layerwise/train/run_config.h"
 
 namespace layerwise::train {
@@ -22,7 +22,7 @@ struct TrainOptions {
   bool quiet = false;            // no progress on stderr
   // Data parallel (several ranks): each rank trains on its share of every global batch and
   // gradients are summed; rank 0 alone writes the run folder. Null: one process. Not owned.
-  dist::Communicator* comm = nullptr;
+  distributed::Communicator* comm = nullptr;
 };
 
 struct TrainSummary {

@@ -17,7 +17,7 @@
 
 #include <torch/torch.h>
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 /// Where this process stands in a job.
 struct WorkerEnv {
@@ -63,4 +63,4 @@ class Communicator {
   std::unique_ptr<Group> group_;
 };
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

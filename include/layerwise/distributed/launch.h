@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 /// Starts `nproc` copies of this executable with `args` (argv without the program name), one per
 /// rank, and waits for them. When one fails, the others are stopped (SIGTERM, then SIGKILL after
@@ -21,4 +21,4 @@ std::vector<std::string> own_arguments_without(const std::string& flag);
 /// A TCP port free on 127.0.0.1 at the time of the call.
 int free_local_port();
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

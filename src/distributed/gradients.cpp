@@ -1,6 +1,6 @@
-#include "layerwise/dist/gradients.h"
+#include "layerwise/distributed/gradients.h"
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 void all_reduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params,
                           int64_t bucket_bytes) {
@@ -36,4 +36,4 @@ void all_reduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& 
   }
 }
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

@@ -5,9 +5,9 @@
 
 #include <torch/torch.h>
 
-#include "layerwise/dist/communicator.h"
+#include "layerwise/distributed/communicator.h"
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 /// Sums the gradients of `params` over the ranks, in place: flat buckets of about `bucket_bytes`
 /// (a few large messages rather than one per parameter), all started before any is awaited.
@@ -15,4 +15,4 @@ namespace layerwise::dist {
 void all_reduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params,
                           int64_t bucket_bytes = int64_t(25) << 20);
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

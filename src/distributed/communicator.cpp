@@ -1,4 +1,4 @@
-#include "layerwise/dist/communicator.h"
+#include "layerwise/distributed/communicator.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -19,7 +19,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 namespace {
 
@@ -107,8 +107,10 @@ Communicator::Communicator(const WorkerEnv& env, const torch::Device& device,
   if (device.is_cuda()) {
     auto nccl = c10d::ProcessGroupNCCL::Options::create();
     nccl->timeout = timeout;
-    LW_COLLECTIVE("joining the NCCL group", group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-                                                group_->store, env.rank, env.world_size, nccl));
+    LW_COLLECTIVE(str_cat("joining the NCCL group (rendezvous at ", env.master_addr, ":",
+                          env.master_port, ")"),
+                  group = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_->store, env.rank,
+                                                                      env.world_size, nccl));
   }
 #endif
 #ifdef LAYERWISE_GLOO
@@ -122,8 +124,10 @@ Communicator::Communicator(const WorkerEnv& env, const torch::Device& device,
             : is_loopback(env.master_addr)
                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                 : c10d::ProcessGroupGloo::createDefaultDevice()));
-    LW_COLLECTIVE("joining the Gloo group", group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-                                                group_->store, env.rank, env.world_size, gloo));
+    LW_COLLECTIVE(str_cat("joining the Gloo group (rendezvous at ", env.master_addr, ":",
+                          env.master_port, ")"),
+                  group = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, env.rank,
+                                                                      env.world_size, gloo));
   }
 #endif
   group_->group = group;
@@ -174,4 +178,4 @@ void Communicator::barrier() {}
 
 #endif
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

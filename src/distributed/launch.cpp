@@ -1,4 +1,4 @@
-#include "layerwise/dist/launch.h"
+#include "layerwise/distributed/launch.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 
 #include "layerwise/core/error.h"
 
-namespace layerwise::dist {
+namespace layerwise::distributed {
 
 int free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -127,4 +127,4 @@ int run_local_workers(int nproc, const std::vector<std::string>& args, int grace
   return first_failure;
 }
 
-}  // namespace layerwise::dist
+}  // namespace layerwise::distributed

@@ -1,0 +1,199 @@
+// Data-parallel training on c10d's Gloo (CPU), with real worker processes: 2 ranks follow the
+// loss trajectory and weights of 1 rank on the same global batch, a 2-rank run resumes on 1 rank,
+// and a rank that dies or never comes ends the others with one clear line within the timeout.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+
+#include "layerwise/core/safetensors.h"
+#include "layerwise/distributed/communicator.h"
+#include "test_util.h"
+
+namespace ld = layerwise::distributed;
+using layerwise::testing::max_diff;
+using layerwise::testing::read_json;
+using layerwise::testing::run_cli;
+using layerwise::testing::run_command;
+using layerwise::testing::temp_dir;
+
+namespace {
+
+const torch::Device kCpu(torch::kCPU);
+
+// A run small enough for a test and real enough to learn: the tiny ViT on 512 Fashion-MNIST
+// images, batches of 64 (8 steps), one metrics line per step.
+std::string small_run(const std::string& objective) {
+  return "train --preset tiny --objective " + objective +
+         " --epochs 1 --batch-size 64 --train-limit 512 --val-limit 128 --log-every 1 -q";
+}
+
+// (loss, grad_norm, accuracy) of every logged step.
+std::vector<std::array<double, 3>> steps_of(const std::string& run) {
+  std::vector<std::array<double, 3>> steps;
+  std::ifstream in(run + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss"))
+      steps.push_back({j.at("loss").get<double>(), j.at("grad_norm").get<double>(),
+                       j.at("accuracy").get<double>()});
+  }
+  return steps;
+}
+
+double max_weight_diff(const std::string& run_a, const std::string& run_b) {
+  const auto a = layerwise::read_safetensors(run_a + "/model.safetensors");
+  const auto b = layerwise::read_safetensors(run_b + "/model.safetensors");
+  EXPECT_EQ(a.tensors.size(), b.tensors.size());
+  double worst = 0;
+  for (const auto& [name, tensor] : a.tensors)
+    worst = std::max(worst, max_diff(tensor, b.at(name)));
+  return worst;
+}
+
+// Sets environment variables for the life of the object, restoring what was there.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name.c_str());
+      saved_.push_back({name, old ? std::optional<std::string>(old) : std::nullopt});
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {  // last set, first restored
+      const auto& [name, old] = *it;
+      if (old)
+        ::setenv(name.c_str(), old->c_str(), 1);
+      else
+        ::unsetenv(name.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+}  // namespace
+
+TEST(Distributed, WorkerEnvReadsTorchrunsVariables) {
+  {
+    ScopedEnv env({{"RANK", "1"},
+                   {"WORLD_SIZE", "4"},
+                   {"LOCAL_RANK", "1"},
+                   {"MASTER_ADDR", "node7"},
+                   {"MASTER_PORT", "29511"}});
+    const auto w = ld::worker_env_from_environment();
+    EXPECT_EQ(w.rank, 1);
+    EXPECT_EQ(w.world_size, 4);
+    EXPECT_EQ(w.local_rank, 1);
+    EXPECT_EQ(w.master_addr, "node7");
+    EXPECT_EQ(w.master_port, 29511);
+  }
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"RANK", "4"}, {"RANK", "-1"}, {"WORLD_SIZE", "zero"}, {"MASTER_PORT", "70000"}}) {
+    ScopedEnv env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {name, value}});
+    const auto message =
+        layerwise::testing::error_message([] { ld::worker_env_from_environment(); });
+    EXPECT_NE(message.find(name + "='" + value + "'"), std::string::npos) << message;
+  }
+}
+
+TEST(DistributedTraining, TwoRanksFollowOneRank) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_follow");
+  for (const std::string objective : {"standard", "aligned"}) {
+    const auto one = dir + "/one-" + objective, two = dir + "/two-" + objective;
+    const auto single = run_cli(small_run(objective) + " --out " + one);
+    ASSERT_EQ(single.code, 0) << single.output;
+    const auto pair = run_cli(small_run(objective) + " --nproc 2 --out " + two);
+    ASSERT_EQ(pair.code, 0) << pair.output;
+    EXPECT_EQ(pair.output, two + "\n");  // rank 0 alone prints; the others are quiet
+    const auto a = steps_of(one), b = steps_of(two);
+    ASSERT_EQ(a.size(), 8u);
+    ASSERT_EQ(b.size(), a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_NEAR(a[i][0], b[i][0], 1e-5) << objective << " loss, step " << i + 1;
+      EXPECT_NEAR(a[i][1], b[i][1], 1e-4) << objective << " gradient norm, step " << i + 1;
+      EXPECT_DOUBLE_EQ(a[i][2], b[i][2]) << objective << " accuracy, step " << i + 1;
+    }
+    EXPECT_LT(max_weight_diff(one, two), 1e-5) << objective;
+    EXPECT_EQ(read_json(two + "/trainer_state.json").at("step"), 8);
+  }
+  layerwise::testing::remove_tree(dir);
+}
+
+TEST(DistributedTraining, StartedOnTwoRanksResumesOnOne) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_resume");
+  const auto whole = dir + "/whole", split = dir + "/split";
+  ASSERT_EQ(run_cli(small_run("aligned") + " --out " + whole).code, 0);
+  const auto first = run_cli(small_run("aligned") + " --nproc 2 --stop-after 3 --out " + split);
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_EQ(read_json(split + "/trainer_state.json").at("step"), 3);
+  const auto rest = run_cli("train --resume " + split + " -q");
+  ASSERT_EQ(rest.code, 0) << rest.output;
+  EXPECT_EQ(steps_of(split).size(), 8u);
+  EXPECT_LT(max_weight_diff(whole, split), 1e-5);
+  // ... and back on two ranks from a one-rank checkpoint.
+  const auto again = dir + "/again";
+  ASSERT_EQ(run_cli(small_run("aligned") + " --stop-after 5 --out " + again).code, 0);
+  const auto resumed = run_cli("train --resume " + again + " --nproc 2 -q");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_LT(max_weight_diff(whole, again), 1e-5);
+  layerwise::testing::remove_tree(dir);
+}
+
+TEST(DistributedTraining, ADeadRankStopsTheOthersWithOneLine) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_dead");
+  // Two workers started as torchrun starts them; rank 1 is killed (SIGKILL) after its 3rd step.
+  const std::string port = std::to_string(29400 + ::getpid() % 500);
+  const std::string common = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port + " " +
+                             LAYERWISE_BINARY + " " + small_run("standard") +
+                             " --dist-timeout 60 --out " + dir + "/run";
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = run_command("(RANK=1 LAYERWISE_CRASH_AT=train-step:3 " + common +
+                                  " >/dev/null 2>&1 &); RANK=0 " + common + " 2>&1");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(result.code, 0) << result.output;
+  EXPECT_NE(result.output.find("rank 0 of 2: all-reduce failed"), std::string::npos)
+      << result.output;
+  EXPECT_LT(seconds, 30.0) << "the survivor waited for its timeout (60 s) or hung";
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+
+  // A worker whose peers never come: the rendezvous gives up after --dist-timeout.
+  const auto alone = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port +
+                                 " " + LAYERWISE_BINARY + " " + small_run("standard") +
+                                 " --dist-timeout 2 --out " + dir + "/alone 2>&1");
+  EXPECT_NE(alone.code, 0);
+  EXPECT_NE(alone.output.find("rendezvous at 127.0.0.1:" + port), std::string::npos)
+      << alone.output;
+
+  // Through the launcher: every worker dies at its 2nd step; the launcher reports it.
+  const auto launched =
+      run_command("LAYERWISE_CRASH_AT=train-step:2 " + std::string(LAYERWISE_BINARY) + " " +
+                  small_run("standard") + " --nproc 2 --out " + dir + "/launched 2>&1");
+  EXPECT_EQ(launched.code, 128 + 9) << launched.output;  // SIGKILL, as the first worker died
+  layerwise::testing::remove_tree(dir);
+}
+
+TEST(DistributedTraining, RefusesBatchesTooSmallToShare) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_small");
+  // 513 samples in batches of 64: the last batch has 1 sample for 2 ranks.
+  const auto result = run_cli(
+      "train --preset tiny --epochs 1 --batch-size 64 --train-limit 513 --nproc 2 -q --out " + dir +
+      "/run");
+  EXPECT_NE(result.code, 0);
+  EXPECT_NE(result.output.find("leaves a batch of 1 for 2 ranks"), std::string::npos)
+      << result.output;
+  layerwise::testing::remove_tree(dir);
+}
