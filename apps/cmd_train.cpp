@@ -206,7 +206,7 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
   options.quiet = global.quiet;
   std::unique_ptr<distributed::Communicator> comm;
   auto join = [&](const std::string& device) {
-    if (env.world_size == 1) return;
+    if (!env.launched) return;  // a plain process; under a launcher even one rank joins
     comm = std::make_unique<distributed::Communicator>(env, compat::parse_device(device),
                                                 std::chrono::seconds(f.dist_timeout));
     options.comm = comm.get();
@@ -228,6 +228,8 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
     config.train.device = worker_device(config.train.device, env);
     join(config.train.device);
     train::train_new_run(std::move(config), f.out, options);
+  } catch (const EnvironmentError&) {
+    throw;  // the machine, not a setting: keeps its exit status (3)
   } catch (const Error& e) {
     f.settings->rethrow_with_flags(e);
   }

@@ -9,6 +9,7 @@
 
 #include "layerwise/core/safetensors.h"
 #include "layerwise/distributed/communicator.h"
+#include "layerwise/distributed/launch.h"
 #include "test_util.h"
 
 namespace ld = layerwise::distributed;
@@ -91,6 +92,7 @@ TEST(Distributed, WorkerEnvReadsTorchrunsVariables) {
     EXPECT_EQ(w.local_rank, 1);
     EXPECT_EQ(w.master_addr, "node7");
     EXPECT_EQ(w.master_port, 29511);
+    EXPECT_TRUE(w.launched);
   }
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"RANK", "4"}, {"RANK", "-1"}, {"WORLD_SIZE", "zero"}, {"MASTER_PORT", "70000"}}) {
@@ -123,6 +125,10 @@ TEST(DistributedTraining, TwoRanksFollowOneRank) {
     EXPECT_LT(max_weight_diff(one, two), 1e-5) << objective;
     EXPECT_EQ(read_json(two + "/trainer_state.json").at("step"), 8);
   }
+  // A group of one (a launcher's single worker) takes the data-parallel path: the same run.
+  const auto solo = run_cli(small_run("aligned") + " --nproc 1 --out " + dir + "/solo");
+  ASSERT_EQ(solo.code, 0) << solo.output;
+  EXPECT_LT(max_weight_diff(dir + "/one-aligned", dir + "/solo"), 1e-5);
   layerwise::testing::remove_tree(dir);
 }
 
@@ -162,7 +168,7 @@ TEST(DistributedTraining, ADeadRankStopsTheOthersWithOneLine) {
                                   " >/dev/null 2>&1 &); RANK=0 " + common + " 2>&1");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_NE(result.code, 0) << result.output;
+  EXPECT_EQ(result.code, 3) << result.output;
   EXPECT_NE(result.output.find("rank 0 of 2: all-reduce failed"), std::string::npos)
       << result.output;
   EXPECT_LT(seconds, 30.0) << "the survivor waited for its timeout (60 s) or hung";
@@ -172,7 +178,7 @@ TEST(DistributedTraining, ADeadRankStopsTheOthersWithOneLine) {
   const auto alone = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port +
                                  " " + LAYERWISE_BINARY + " " + small_run("standard") +
                                  " --dist-timeout 2 --out " + dir + "/alone 2>&1");
-  EXPECT_NE(alone.code, 0);
+  EXPECT_EQ(alone.code, 3);
   EXPECT_NE(alone.output.find("rendezvous at 127.0.0.1:" + port), std::string::npos)
       << alone.output;
 
@@ -192,8 +198,27 @@ TEST(DistributedTraining, RefusesBatchesTooSmallToShare) {
   const auto result = run_cli(
       "train --preset tiny --epochs 1 --batch-size 64 --train-limit 513 --nproc 2 -q --out " + dir +
       "/run");
-  EXPECT_NE(result.code, 0);
+  EXPECT_EQ(result.code, 2);
   EXPECT_NE(result.output.find("leaves a batch of 1 for 2 ranks"), std::string::npos)
       << result.output;
   layerwise::testing::remove_tree(dir);
+}
+
+TEST(DistributedCuda, AGroupOfOneOnNcclSumsAndBroadcasts) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA);
+  if (!ld::backend_available(cuda)) GTEST_SKIP() << "built without c10d NCCL";
+  ld::WorkerEnv env;
+  env.master_port = ld::free_local_port();
+  env.launched = true;
+  ld::Communicator comm(env, cuda, std::chrono::seconds(60));
+  std::vector<torch::Tensor> tensors{
+      torch::arange(10, torch::TensorOptions(cuda)).to(torch::kFloat32),
+      torch::ones({3, 4}, torch::TensorOptions(cuda))};
+  const auto before = tensors[0].clone();
+  comm.all_reduce_sum(tensors);
+  comm.broadcast(tensors, 0);
+  comm.barrier();
+  EXPECT_TRUE(torch::equal(tensors[0], before));
+  EXPECT_TRUE(torch::equal(tensors[1], torch::ones({3, 4}, torch::TensorOptions(cuda))));
 }

@@ -48,6 +48,8 @@ WorkerEnv worker_env_from_environment() {
   env.local_rank = int_variable("LOCAL_RANK", env.rank, 0, env.world_size - 1);
   if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) env.master_addr = addr;
   env.master_port = int_variable("MASTER_PORT", env.master_port, 1, 65535);
+  const char* rank = std::getenv("RANK");
+  env.launched = rank && *rank;
   return env;
 }
 
@@ -80,12 +82,13 @@ std::string what_of(const std::exception& e) {
 }  // namespace
 
 // Runs a c10d call, turning its failure into one line that names this rank.
-#define LW_COLLECTIVE(what, ...)                                                                 \
-  try {                                                                                          \
-    __VA_ARGS__;                                                                                 \
-  } catch (const std::exception& e) {                                                            \
-    throw Error(str_cat("rank ", env_.rank, " of ", env_.world_size, ": ", what,                 \
-                        " failed (another rank stopped, or the timeout passed): ", what_of(e))); \
+#define LW_COLLECTIVE(what, ...)                                                         \
+  try {                                                                                  \
+    __VA_ARGS__;                                                                         \
+  } catch (const std::exception& e) {                                                    \
+    throw EnvironmentError(                                                              \
+        str_cat("rank ", env_.rank, " of ", env_.world_size, ": ", what,                 \
+                " failed (another rank stopped, or the timeout passed): ", what_of(e))); \
   }
 
 Communicator::Communicator(const WorkerEnv& env, const torch::Device& device,

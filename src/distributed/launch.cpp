@@ -92,22 +92,35 @@ int run_local_workers(int nproc, const std::vector<std::string>& args, int grace
     }
     workers.push_back(pid);
   }
-  int first_failure = 0, running = nproc;
+  // Which status to report: a worker's own failure (bad input: 2, a crash: 128 + signal) rather
+  // than the environment failures (3) it caused in the others' collectives, and never the signal
+  // this launcher sent. A first failure of status 3 leaves the others a grace period to fail on
+  // their own (they will: their collectives lose a peer) before they are stopped.
+  constexpr int kEnvironment = 3;
+  int first_failure = 0, cause = 0, running = nproc;
+  bool signalled = false;
+  using Clock = std::chrono::steady_clock;
+  auto stop_at = Clock::time_point::max(), kill_at = Clock::time_point::max();
   auto stop_all = [&](int signal) {
     for (const pid_t pid : workers)
       if (pid > 0) ::kill(pid, signal);
+    signalled = true;
   };
-  auto deadline = std::chrono::steady_clock::time_point::max();
   while (running > 0) {
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, deadline == deadline.max() ? 0 : WNOHANG);
-    if (pid == 0) {  // waiting out the grace period
-      if (std::chrono::steady_clock::now() >= deadline) {
+    const bool waiting = stop_at != Clock::time_point::max() || kill_at != Clock::time_point::max();
+    const pid_t pid = ::waitpid(-1, &status, waiting ? WNOHANG : 0);
+    const auto now = Clock::now();
+    if (pid == 0) {  // a failure happened: the others get their grace periods
+      if (now >= kill_at) {
         stop_all(SIGKILL);
-        deadline = deadline.max();
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        kill_at = Clock::time_point::max();
+      } else if (now >= stop_at) {
+        stop_all(SIGTERM);
+        stop_at = Clock::time_point::max();
+        kill_at = now + std::chrono::seconds(grace_seconds);
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
     if (pid < 0) {
@@ -118,13 +131,15 @@ int run_local_workers(int nproc, const std::vector<std::string>& args, int grace
       if (w == pid) w = -1;
     --running;
     const int code = exit_status(status);
-    if (code != 0 && first_failure == 0) {
+    if (code == 0) continue;
+    const bool ours = signalled && (code == 128 + SIGTERM || code == 128 + SIGKILL);
+    if (cause == 0 && code != kEnvironment && !ours) cause = code;
+    if (first_failure == 0) {
       first_failure = code;
-      stop_all(SIGTERM);  // the others would only wait for the failed one
-      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
+      stop_at = code == kEnvironment ? now + std::chrono::seconds(grace_seconds) : now;
     }
   }
-  return first_failure;
+  return cause != 0 ? cause : first_failure;
 }
 
 }  // namespace layerwise::distributed

@@ -102,7 +102,7 @@ class Trainer {
         options_(options),
         device_(compat::parse_device(config_.train.device)),
         bf16_(config_.train.bf16 && device_.is_cuda()),
-        comm_(options.comm && options.comm->world_size() > 1 ? options.comm : nullptr),
+        comm_(options.comm),
         progress_(options.quiet || !is_main()) {
     const auto& t = config_.train;
     validate(t);
@@ -365,7 +365,7 @@ class Trainer {
 
 TrainSummary train_new_run(RunConfig config, const std::string& run_dir,
                            const TrainOptions& options) {
-  auto* comm = options.comm && options.comm->world_size() > 1 ? options.comm : nullptr;
+  auto* comm = options.comm;
   if (comm && !comm->is_main()) {  // rank 0 creates the folder (and a text run's tokenizer)
     comm->barrier();
     config.model.heads = head_mode_for(config.train.objective);

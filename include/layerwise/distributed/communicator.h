@@ -24,10 +24,11 @@ struct WorkerEnv {
   int rank = 0, world_size = 1, local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  bool launched = false;  // started by a launcher (RANK set): joins a group, even of one rank
 };
 
 /// torchrun's variables, checked (a rank outside 0..WORLD_SIZE-1, a port that is no port: an
-/// error naming the variable); a process without them is rank 0 of 1.
+/// error naming the variable); a process without them is rank 0 of 1, not launched.
 WorkerEnv worker_env_from_environment();
 
 /// Whether this build can join a process group on `device`'s kind (Gloo: LibTorch built with it

@@ -10,8 +10,9 @@ namespace layerwise::distributed {
 
 /// Starts `nproc` copies of this executable with `args` (argv without the program name), one per
 /// rank, and waits for them. When one fails, the others are stopped (SIGTERM, then SIGKILL after
-/// `grace_seconds`). Returns the exit status of the first that failed (a signal: 128 + its
-/// number), or 0.
+/// `grace_seconds`; after a failed collective, status 3, they first get `grace_seconds` to stop on
+/// their own). Returns the status of the failure that caused the others (bad input: 2, a killed
+/// worker: 128 + signal) over the collective failures (3) it caused, or 0.
 int run_local_workers(int nproc, const std::vector<std::string>& args, int grace_seconds = 10);
 
 /// This process's command line (/proc/self/cmdline) without the program name and without the

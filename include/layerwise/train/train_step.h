@@ -35,7 +35,7 @@ struct StepSettings {
   bool bf16 = false;        // bf16 autocast (CUDA only)
   bool cuda_graphs = true;  // capture and replay on CUDA where the build allows it
   // Data parallel: this rank's share of each global batch; gradients and the logged numbers are
-  // summed over the ranks (null or one rank: a single process). Not owned.
+  // summed over the ranks (also in a group of one: the same path). Null: one process. Not owned.
   distributed::Communicator* comm = nullptr;
 };
 
@@ -77,7 +77,7 @@ class TrainStep {
   StepOutputs eager(const torch::Tensor& x, const torch::Tensor& y);
   StepOutputs forward_backward_update(const torch::Tensor& x, const torch::Tensor& y);
   StepOutputs data_parallel_backward(ObjectiveResult& result);
-  bool data_parallel() const { return settings_.comm && settings_.comm->world_size() > 1; }
+  bool data_parallel() const { return settings_.comm != nullptr; }
 
   model::LayeredModel& model_;
   AdamW& optimizer_;

@@ -20,8 +20,9 @@ namespace layerwise::train {
 struct TrainOptions {
   int64_t stop_after_steps = 0;  // > 0: checkpoint and return after this many steps in total
   bool quiet = false;            // no progress on stderr
-  // Data parallel (several ranks): each rank trains on its share of every global batch and
-  // gradients are summed; rank 0 alone writes the run folder. Null: one process. Not owned.
+  // Data parallel (a process group, of any size): each rank trains on its share of every global
+  // batch and gradients are summed; rank 0 alone writes the run folder. Null: one process.
+  // Not owned.
   distributed::Communicator* comm = nullptr;
 };
 
