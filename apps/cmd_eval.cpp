@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "dist_flags.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/run_dir.h"
 #include "layerwise/workflow/run_eval.h"
@@ -14,6 +15,7 @@ struct EvalFlags {
   std::string run_dir, device = "cpu";
   workflow::RunEvalOptions options;
   bool bf16 = false;
+  DistFlags dist;
 };
 
 void add_options(CLI::App& app, EvalFlags& f) {
@@ -45,14 +47,20 @@ void add_options(CLI::App& app, EvalFlags& f) {
   cmd->add_option("--out,-o", f.options.out, "eval.json path (default RUN/eval.json)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--bf16", f.bf16, "CUDA: bf16 autocast");
+  add_dist_flags(cmd, f.dist, "the samples");
 }
 
 int run(EvalFlags f, const GlobalFlags& global) {
-  f.options.inference.device = compat::parse_device(f.device);
+  if (const auto status = launch_workers_if_asked(f.dist)) return *status;
+  const auto device = worker_device(f.device);
+  const auto comm = join_group_if_launched(f.dist, device);
+  f.options.comm = comm.get();
+  f.options.inference.device = compat::parse_device(device);
   f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
-  f.options.quiet = global.quiet;
+  f.options.quiet = global.quiet || !writes_results();
   const auto result = workflow::evaluate_run(f.run_dir, f.options);
-  if (!global.quiet) {
+  if (!writes_results()) return 0;
+  if (!f.options.quiet) {
     std::cerr << "accuracy by layer (%, " << f.options.split << "):";
     for (const auto& a : result.at("accuracy"))
       std::cerr << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();

@@ -1,14 +1,10 @@
-#include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 
 #include "cli.h"
+#include "dist_flags.h"
 #include "layerwise/core/atomic_file.h"
-#include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
-#include "layerwise/distributed/communicator.h"
-#include "layerwise/distributed/launch.h"
 #include "layerwise/model/config.h"
 #include "layerwise/train/trainer.h"
 #include "setting_flags.h"
@@ -22,8 +18,7 @@ namespace {
 struct TrainFlags {
   std::string out, resume, config_file, preset, init, layer_weights, device;
   int64_t stop_after = 0;
-  int nproc = 0;
-  int64_t dist_timeout = 1800;
+  DistFlags dist;
   std::unique_ptr<SettingFlags> settings;
   CLI::App* cmd = nullptr;
   bool given(const std::string& flag) const { return cmd->count(flag) > 0; }
@@ -93,16 +88,7 @@ void add_options(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--stop-after", f.stop_after,
                   "checkpoint and stop after N steps in total (resume later)")
       ->check(at_least_zero());
-  cmd->add_option("--nproc", f.nproc,
-                  "data parallel on this host: start N workers (one rank each: Gloo on CPU, NCCL "
-                  "on cuda, one GPU per rank); several hosts: start workers with torchrun's "
-                  "variables instead (docs/DISTRIBUTED.md)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_option("--dist-timeout", f.dist_timeout,
-                  "seconds a rank waits for the others (rendezvous, each collective) before it "
-                  "stops with an error")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t(1), int64_t(7) * 24 * 3600));
+  add_dist_flags(cmd, f.dist, "each global batch");
   // One line per setting; the settings' descriptions (run_config.h, model/config.h,
   // data/task_data.h) hold their types, ranges and defaults.
   f.settings = std::make_unique<SettingFlags>(cmd, help_defaults());
@@ -189,43 +175,31 @@ train::RunConfig build_config(const TrainFlags& f) {
   return train::resolve_run_config(sources);
 }
 
-// This worker's device: "cuda" in a job of several ranks means the GPU of its local rank.
-std::string worker_device(const std::string& device, const distributed::WorkerEnv& env) {
-  return env.world_size > 1 && device == "cuda" ? str_cat("cuda:", env.local_rank) : device;
-}
-
 int run(const TrainFlags& f, const GlobalFlags& global) {
-  if (f.nproc > 0) {  // the launcher: N workers of this command, none of its own training
-    LW_CHECK(std::getenv("RANK") == nullptr,
-             "--nproc starts its own workers; under torchrun (RANK is set) leave it out");
-    return distributed::run_local_workers(f.nproc, distributed::own_arguments_without("--nproc"));
-  }
-  const auto env = distributed::worker_env_from_environment();
+  if (const auto status = launch_workers_if_asked(f.dist)) return *status;
   train::TrainOptions options;
   options.stop_after_steps = f.stop_after;
   options.quiet = global.quiet;
   std::unique_ptr<distributed::Communicator> comm;
   auto join = [&](const std::string& device) {
-    if (!env.launched) return;  // a plain process; under a launcher even one rank joins
-    comm = std::make_unique<distributed::Communicator>(env, compat::parse_device(device),
-                                                std::chrono::seconds(f.dist_timeout));
+    comm = join_group_if_launched(f.dist, device);
     options.comm = comm.get();
   };
   if (!f.resume.empty()) {
     LW_CHECK(!f.given("--config") && !f.given("--preset") && !f.given("--init") &&
                  f.settings->settings().empty() && !f.given("--layer-weights"),
              "--resume continues a run as configured; only --device and --stop-after apply");
-    const auto device = worker_device(
-        f.device.empty() ? train::read_run_config(f.resume).train.device : f.device, env);
+    const auto device =
+        worker_device(f.device.empty() ? train::read_run_config(f.resume).train.device : f.device);
     join(device);
     train::resume_run(f.resume, device, options);
-    if (env.rank == 0) std::cout << f.resume << "\n";
+    if (writes_results()) std::cout << f.resume << "\n";
     return 0;
   }
   LW_CHECK(!f.out.empty(), "train needs --out RUN (a new folder) or --resume RUN");
   try {  // training checks settings against the data too: name their flags
     auto config = build_config(f);
-    config.train.device = worker_device(config.train.device, env);
+    config.train.device = worker_device(config.train.device);
     join(config.train.device);
     train::train_new_run(std::move(config), f.out, options);
   } catch (const EnvironmentError&) {
@@ -233,7 +207,7 @@ int run(const TrainFlags& f, const GlobalFlags& global) {
   } catch (const Error& e) {
     f.settings->rethrow_with_flags(e);
   }
-  if (env.rank == 0) std::cout << f.out << "\n";
+  if (writes_results()) std::cout << f.out << "\n";
   return 0;
 }
 

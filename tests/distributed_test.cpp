@@ -222,3 +222,33 @@ TEST(DistributedCuda, AGroupOfOneOnNcclSumsAndBroadcasts) {
   EXPECT_TRUE(torch::equal(tensors[0], before));
   EXPECT_TRUE(torch::equal(tensors[1], torch::ones({3, 4}, torch::TensorOptions(cuda))));
 }
+
+TEST(DistributedEval, TwoRanksWriteWhatOneWrites) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_eval");
+  const auto run = dir + "/run";
+  ASSERT_EQ(run_cli(small_run("aligned") + " --out " + run).code, 0);
+  // 1001 samples: shares of 501 and 500.
+  std::filesystem::create_directories(dir + "/one");
+  std::filesystem::create_directories(dir + "/two");
+  const auto one = run_cli("eval " + run + " --samples 1001 -q -o " + dir + "/one/eval.json");
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto two =
+      run_cli("eval " + run + " --samples 1001 -q --nproc 2 -o " + dir + "/two/eval.json");
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_EQ(two.output, dir + "/two/eval.json\n");
+  auto a = read_json(dir + "/one/eval.json"), b = read_json(dir + "/two/eval.json");
+  for (const auto& key :
+       {"accuracy", "final_accuracy", "saturation_layer_histogram", "minimal_depth", "n_samples"})
+    EXPECT_EQ(a.at(key), b.at(key)) << key;
+  for (size_t l = 0; l < a.at("loss").size(); ++l)
+    EXPECT_NEAR(a.at("loss")[l].get<double>(), b.at("loss")[l].get<double>(), 1e-5);
+  const auto pa = layerwise::read_safetensors(dir + "/one/eval_predictions.safetensors");
+  const auto pb = layerwise::read_safetensors(dir + "/two/eval_predictions.safetensors");
+  for (const auto& [name, tensor] : pa.tensors) {
+    ASSERT_EQ(tensor.sizes(), pb.at(name).sizes()) << name;
+    EXPECT_LT(max_diff(tensor.to(torch::kFloat64), pb.at(name).to(torch::kFloat64)), 1e-5) << name;
+  }
+  layerwise::testing::remove_tree(dir);
+}

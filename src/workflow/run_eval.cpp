@@ -11,6 +11,7 @@
 #include "layerwise/data/task_data.h"
 #include "layerwise/inference/predict.h"
 #include "layerwise/train/checkpoint.h"
+#include "layerwise/workflow/sharded_predictions.h"
 
 namespace layerwise::workflow {
 
@@ -38,17 +39,19 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   const auto examples = data::load_split(run.config.data, options.split, options.samples, run_dir);
   const bool per_layer = run.config.model.heads == model::HeadMode::per_layer;
   auto inference = options.inference;
-  if (!options.quiet) inference.progress = "eval (" + options.split + ")";
-  const auto own = inference::predict_layers(
-      *run.model, examples.inputs, examples.labels,
-      per_layer ? inference::HeadChoice::own : inference::HeadChoice::last, inference);
+  const bool main = !options.comm || options.comm->is_main();
+  if (!options.quiet && main) inference.progress = "eval (" + options.split + ")";
+  const auto own =
+      predict_layers_sharded(*run.model, examples.inputs, examples.labels,
+                             per_layer ? inference::HeadChoice::own : inference::HeadChoice::last,
+                             inference, options.comm);
   const bool lm = run.model->per_token();
   auto result = analysis::layerwise_summary(own, options.tolerance);
   if (lm) add_perplexity(result);
   if (per_layer) {
-    if (!options.quiet) inference.progress = "eval (" + options.split + ", last head)";
-    const auto last = inference::predict_layers(*run.model, examples.inputs, examples.labels,
-                                                inference::HeadChoice::last, inference);
+    if (!options.quiet && main) inference.progress = "eval (" + options.split + ", last head)";
+    const auto last = predict_layers_sharded(*run.model, examples.inputs, examples.labels,
+                                             inference::HeadChoice::last, inference, options.comm);
     result["last_head"] = analysis::layerwise_summary(last, options.tolerance);
     if (lm) add_perplexity(result["last_head"]);
   }
@@ -64,6 +67,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   result["device"] = options.inference.device.str();
   result["version"] = version_string();
 
+  if (!main) return result;  // rank 0 writes
   const std::string json_path = options.out.empty() ? RunDir(run_dir).eval() : options.out;
   const std::string predictions_path = RunDir(folder_of(json_path)).eval_predictions();
   write_safetensors(predictions_path,

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerwise/distributed/communicator.h"
 #include "layerwise/inference/scope.h"
 
 namespace layerwise::workflow {
@@ -17,6 +18,9 @@ struct RunEvalOptions {
   std::string out;             // eval.json path; empty: RUN/eval.json
   inference::InferenceOptions inference;  // batch size, device, bf16
   bool quiet = false;
+  // Several ranks: each predicts its share of the samples, rank 0 writes the files (the same
+  // files one process writes). Null: one process. Not owned.
+  distributed::Communicator* comm = nullptr;
 };
 
 /// Evaluates the run and writes eval.json (and eval_predictions.safetensors beside it: per layer
