@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "dist_flags.h"
 #include "layerwise/analysis/similarity.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/run_dir.h"
@@ -13,6 +14,7 @@ namespace {
 struct SimilarityFlags {
   std::string run_dir, device = "cpu", metrics = "cos,cka_linear", pool = "model";
   workflow::RunSimilarityOptions options;
+  DistFlags dist;
   bool tf32 = false;
 };
 
@@ -53,15 +55,21 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--tf32", f.tf32, "allow TF32 matrix products on CUDA");
+  add_dist_flags(cmd, f.dist, "the forward passes (rank 0 computes the matrices)");
 }
 
 int run(SimilarityFlags f, const GlobalFlags& global) {
   f.options.metrics = analysis::parse_metrics(f.metrics);
   f.options.pool = inference::parse_layer_pool(f.pool, "--pool");
-  f.options.inference.device = compat::parse_device(f.device);
-  f.options.quiet = global.quiet;
+  if (const auto status = launch_workers_if_asked(f.dist)) return *status;
+  const auto device = worker_device(f.device);
+  const auto comm = join_group_if_launched(f.dist, device);
+  f.options.comm = comm.get();
+  f.options.inference.device = compat::parse_device(device);
+  f.options.quiet = global.quiet || !writes_results();
   compat::set_cuda_tf32(f.tf32);
   workflow::run_similarity(f.run_dir, f.options);
+  if (!writes_results()) return 0;
   const std::string out = f.options.out.empty() ? f.run_dir : f.options.out;
   std::cout << RunDir(out).similarity() << "\n";
   return 0;

@@ -5,17 +5,17 @@
 #   scripts/sanitize.sh            build, then the tests below
 #   scripts/sanitize.sh FILTER     build, then the GoogleTest filter FILTER
 #
-# The default leaves out the ten tests that train real models for minutes through the CLI (under
+# The default leaves out the tests that train real models for minutes through the CLI (under
 # ASan 3-10x slower) or start Chromium: CrashConsistency.* (kill -9 and resume), the Cli tests of
-# real runs, the report drawn in Chromium, Training.ShortRealRunLearns and DistributedTraining.*
-# (CLI workers, several processes per test). What they exercise
+# real runs, the report drawn in Chromium, Training.ShortRealRunLearns and the Distributed tests
+# that train and read through CLI workers (several processes per test). What they exercise
 # besides training is covered by the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 slow='CrashConsistency.*:Cli.TrainEvalSimilarityOnARealRun:Cli.ExitWritesCurvesCalibrationAndTiming'
 slow+=':Cli.TextEncoderAndDecoderEndToEnd:Report.FromRealRunsDrawnInHeadlessChromium'
 slow+=':Training.ShortRealRunLearns'
-slow+=':DistributedTraining.*'  # worker processes training through the CLI
+slow+=':DistributedTraining.*:DistributedEval.*:DistributedSimilarity.*'  # CLI worker processes
 filter=${1:--$slow}
 
 cmake -S . -B build-asan -G Ninja -DLAYERWISE_SANITIZE=ON -DLAYERWISE_BENCH=OFF \

@@ -252,3 +252,29 @@ TEST(DistributedEval, TwoRanksWriteWhatOneWrites) {
   }
   layerwise::testing::remove_tree(dir);
 }
+
+TEST(DistributedSimilarity, TwoRanksWriteWhatOneWrites) {
+  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  const auto dir = temp_dir("dist_similarity");
+  const auto run = dir + "/run";
+  ASSERT_EQ(run_cli(small_run("aligned") + " --out " + run).code, 0);
+  const std::string common =
+      "similarity " + run + " --samples 301 --metrics cos,cka_linear,cka_minibatch -q --out ";
+  const auto one = run_cli(common + dir + "/one");
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto two = run_cli(common + dir + "/two --nproc 2");
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_EQ(two.output, dir + "/two/similarity.json\n");
+  const auto a = read_json(dir + "/one/similarity.json"),
+             b = read_json(dir + "/two/similarity.json");
+  for (const std::string metric : {"cos", "cka_linear", "cka_minibatch"}) {
+    const auto& ma = a.at("metrics").at(metric);
+    const auto& mb = b.at("metrics").at(metric);
+    ASSERT_EQ(ma.size(), mb.size()) << metric;
+    for (size_t i = 0; i < ma.size(); ++i)
+      for (size_t j = 0; j < ma[i].size(); ++j)
+        EXPECT_NEAR(ma[i][j].get<double>(), mb[i][j].get<double>(), 1e-5) << metric;
+  }
+  layerwise::testing::remove_tree(dir);
+}

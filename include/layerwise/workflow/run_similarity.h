@@ -7,6 +7,7 @@
 
 #include "layerwise/analysis/similarity.h"
 #include "layerwise/analysis/similarity_results.h"
+#include "layerwise/distributed/communicator.h"
 #include "layerwise/inference/extract.h"
 
 namespace layerwise::workflow {
@@ -23,10 +24,13 @@ struct RunSimilarityOptions {
   analysis::SimilarityOptions similarity;
   inference::InferenceOptions inference;  // batch size, device, bf16 for the forward passes
   bool quiet = false;
+  // Several ranks: each runs the forward passes of its share of the samples; the hidden states
+  // are gathered and rank 0 computes the matrices and writes the files. Null: one process.
+  distributed::Communicator* comm = nullptr;
 };
 
 /// Extracts layers 1..L (with include_embeddings also layer.0, the embedding output) and writes
-/// similarity.json, CSV and SVG files; returns what was computed.
+/// similarity.json, CSV and SVG files; returns what was computed (ranks other than 0: nothing).
 analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                            const RunSimilarityOptions& options);
 
