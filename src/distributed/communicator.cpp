@@ -136,17 +136,7 @@ Communicator::Communicator(const WorkerEnv& env, const torch::Device& device,
   group_->group = group;
 }
 
-Communicator::~Communicator() {
-#ifdef LAYERWISE_NCCL
-  // destroy_process_group()'s part: NCCL's communicators closed after their last collective.
-  if (group_->group && device_.is_cuda()) {
-    try {
-      static_cast<c10d::ProcessGroupNCCL*>(group_->group.get())->shutdown();
-    } catch (const std::exception&) {  // a failed job: nothing more to close cleanly
-    }
-  }
-#endif
-}
+Communicator::~Communicator() = default;
 
 void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   // All started, then all awaited: the transfers of one tensor overlap the reduction of the last.
