@@ -11,6 +11,7 @@
 #include "layerwise/data/tokenizer.h"
 #include "layerwise/model/hf_config.h"
 #include "layerwise/report/html_report.h"
+#include "layerwise/train/checkpoint.h"
 #include "test_util.h"
 
 using layerwise::testing::error_message;
@@ -127,5 +128,20 @@ TEST(FuzzRegression, TokenizerRefusesMergesThatKeepDoublingAToken) {
   const auto message = error_message([&] { (void)layerwise::data::Tokenizer::load(path); });
   EXPECT_PRED2(contains, message, path + ": merge 24 [283, 283] makes a token of 33554432 bytes");
   EXPECT_PRED2(contains, message, "more than 64 MiB in all");
+  layerwise::testing::remove_tree(dir);
+}
+
+// Found by review, not by a target: numbers that no integer holds, in the checkpoint manifest and
+// in metrics.jsonl, were converted with get<int64_t>() (undefined behaviour).
+TEST(FuzzRegression, ACheckpointManifestWithAFloatSizeIsMalformed) {
+  const auto dir = layerwise::testing::temp_dir("fuzz_regression_manifest");
+  for (const char* name : {"model.safetensors", "optimizer.safetensors", "trainer_state.json"})
+    layerwise::write_file_atomic(dir + "/" + name, "x");
+  layerwise::write_file_atomic(dir + "/manifest.json",
+                               R"({"files": {"model.safetensors": {"bytes": 1e300, "crc32": 1.5},
+                    "optimizer.safetensors": {"bytes": 1, "crc32": 0},
+                    "trainer_state.json": {"bytes": 1, "crc32": 0}}})");
+  EXPECT_PRED2(contains, layerwise::train::verify_checkpoint(dir),
+               "manifest.json bytes must be an integer, got '1e+300'");
   layerwise::testing::remove_tree(dir);
 }

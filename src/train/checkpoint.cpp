@@ -153,9 +153,10 @@ std::string verify_checkpoint(const std::string& folder) {
       const auto& expected = manifest.at("files").at(name);
       if (!file_exists(folder + "/" + name)) return str_cat(name, " is missing");
       const auto [size, crc] = size_and_crc(folder + "/" + name);
-      if (size != expected.at("bytes").get<int64_t>())
+      // integer_from_json: a float or a string in the manifest is a malformed manifest (no UB)
+      if (size != detail::integer_from_json(expected.at("bytes"), "manifest.json bytes"))
         return str_cat(name, " has ", size, " bytes, the manifest says ", expected.at("bytes"));
-      if (crc != expected.at("crc32").get<uint32_t>())
+      if (int64_t(crc) != detail::integer_from_json(expected.at("crc32"), "manifest.json crc32"))
         return str_cat(name, " does not match its CRC-32 in the manifest");
     }
   } catch (const nlohmann::json::exception& e) {

@@ -53,7 +53,13 @@ class MetricsLog {
       for (std::string line; std::getline(lines, line);) {
         if (line.empty()) continue;
         const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-        if (j.is_object() && j.value("step", int64_t(0)) <= keep_up_to_step) kept += line + "\n";
+        // A line whose step is not an integer (damaged by hand) is dropped with the later ones.
+        const auto step = j.is_object() ? j.find("step") : j.end();
+        const bool before =
+            step != j.end() && step->is_number_integer() &&
+            (step->is_number_unsigned() ? step->get<uint64_t>() <= uint64_t(keep_up_to_step)
+                                        : step->get<int64_t>() <= keep_up_to_step);
+        if (before) kept += line + "\n";
       }
     }
     write_file_atomic(path, kept);
