@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "dist_flags.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
 #include "layerwise/core/run_dir.h"
@@ -15,6 +16,7 @@ struct ExitFlags {
                        time_schedules = "batch,stream";
   bool bf16 = false;
   workflow::RunExitOptions options;
+  DistFlags dist;
 };
 
 void add_options(CLI::App& app, ExitFlags& f) {
@@ -63,18 +65,24 @@ void add_options(CLI::App& app, ExitFlags& f) {
                   "runner schedules to time: batch (each batch to its end), stream (full block "
                   "calls across batches)")
       ->capture_default_str();
+  add_dist_flags(cmd, f.dist, "the layer predictions (rank 0 times the runner)");
 }
 
 int run(ExitFlags f, const GlobalFlags& global) {
   f.options.policy = parse_enum<exit::PolicyKind>(f.policy, "--policy");
   if (f.options.threshold >= 0) exit::validate({f.options.policy, f.options.threshold});
-  f.options.inference.device = compat::parse_device(f.device);
-  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
-  f.options.quiet = global.quiet;
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
   f.options.time_schedules = workflow::parse_schedules(f.time_schedules, "--time-schedules");
+  if (const auto status = launch_workers_if_asked(f.dist)) return *status;
+  const auto device = worker_device(f.device);
+  const auto comm = join_group_if_launched(f.dist, device);
+  f.options.comm = comm.get();
+  f.options.inference.device = compat::parse_device(device);
+  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
+  f.options.quiet = global.quiet || !writes_results();
   const auto result = workflow::run_exit(f.run_dir, f.options);
-  if (!global.quiet) {
+  if (!writes_results()) return 0;
+  if (!f.options.quiet) {
     const auto& c = result.at("chosen");
     std::cerr << "threshold " << c.at("threshold") << ": accuracy " << c.at("accuracy") << " (full "
               << result.at("full_accuracy") << "), mean exit layer " << c.at("mean_exit_layer")

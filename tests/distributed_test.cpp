@@ -223,7 +223,7 @@ TEST(DistributedCuda, AGroupOfOneOnNcclSumsAndBroadcasts) {
   EXPECT_TRUE(torch::equal(tensors[1], torch::ones({3, 4}, torch::TensorOptions(cuda))));
 }
 
-TEST(DistributedEval, TwoRanksWriteWhatOneWrites) {
+TEST(DistributedEval, EvalAndExitOnTwoRanksWriteWhatOneWrites) {
   if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
   if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
   const auto dir = temp_dir("dist_eval");
@@ -244,6 +244,20 @@ TEST(DistributedEval, TwoRanksWriteWhatOneWrites) {
     EXPECT_EQ(a.at(key), b.at(key)) << key;
   for (size_t l = 0; l < a.at("loss").size(); ++l)
     EXPECT_NEAR(a.at("loss")[l].get<double>(), b.at("loss")[l].get<double>(), 1e-5);
+  // exit: the sweep and the calibrated threshold of one process (untimed). Confidences equal to
+  // float rounding may tip one sample sitting exactly at a threshold, hence the tolerance.
+  const auto exit_one = run_cli("exit " + run + " -q -o " + dir + "/one/exit.json");
+  ASSERT_EQ(exit_one.code, 0) << exit_one.output;
+  const auto exit_two = run_cli("exit " + run + " -q --nproc 2 -o " + dir + "/two/exit.json");
+  ASSERT_EQ(exit_two.code, 0) << exit_two.output;
+  const auto xa = read_json(dir + "/one/exit.json"), xb = read_json(dir + "/two/exit.json");
+  EXPECT_EQ(xa.at("chosen").at("threshold"), xb.at("chosen").at("threshold"));
+  EXPECT_EQ(xa.at("chosen").at("accuracy"), xb.at("chosen").at("accuracy"));
+  EXPECT_EQ(xa.at("points").size(), xb.at("points").size());
+  for (size_t i = 0; i < xa.at("points").size(); ++i)
+    EXPECT_NEAR(xa.at("points")[i].at("accuracy").get<double>(),
+                xb.at("points")[i].at("accuracy").get<double>(), 2e-4)  // a sample at a tie
+        << i;
   const auto pa = layerwise::read_safetensors(dir + "/one/eval_predictions.safetensors");
   const auto pb = layerwise::read_safetensors(dir + "/two/eval_predictions.safetensors");
   for (const auto& [name, tensor] : pa.tensors) {

@@ -14,6 +14,7 @@
 #include "layerwise/exit/timing.h"
 #include "layerwise/inference/predict.h"
 #include "layerwise/train/checkpoint.h"
+#include "layerwise/workflow/sharded_predictions.h"
 
 namespace layerwise::workflow {
 
@@ -28,8 +29,10 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   const auto costs = exit::layer_costs(config.model);
   const auto test = data::load_split(config.data, options.split, 0, run_dir);
   auto inference = options.inference;
-  if (!options.quiet) inference.progress = "layer predictions (" + options.split + ")";
-  const auto p = inference::predict_layers(*run.model, test.inputs, test.labels, heads, inference);
+  const bool main = !options.comm || options.comm->is_main();
+  if (!options.quiet && main) inference.progress = "layer predictions (" + options.split + ")";
+  const auto p =
+      predict_layers_sharded(*run.model, test.inputs, test.labels, heads, inference, options.comm);
 
   nlohmann::json result = {
       {"run", run_dir},
@@ -52,8 +55,9 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
     const auto val = data::load_split(config.data, "val", 0, run_dir);
     LW_CHECK(val.labels.numel() > 0, run_dir, ": the run has no validation split to calibrate on; ",
              "pass --threshold");
-    if (!options.quiet) inference.progress = "layer predictions (val)";
-    const auto pv = inference::predict_layers(*run.model, val.inputs, val.labels, heads, inference);
+    if (!options.quiet && main) inference.progress = "layer predictions (val)";
+    const auto pv =
+        predict_layers_sharded(*run.model, val.inputs, val.labels, heads, inference, options.comm);
     threshold = exit::calibrate_threshold(options.policy, pv, options.max_drop);
     result["calibration"] = {
         {"max_drop", options.max_drop},
@@ -61,6 +65,7 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
   }
   const exit::ExitPolicy policy{options.policy, threshold};
   auto chosen = exit::to_json(exit::evaluate_policy(policy, p, costs));
+  if (!main) return result;  // rank 0 times and writes
 
   // Wall clock: the batch-dynamic runner at the chosen threshold against the full model.
   const auto timed =

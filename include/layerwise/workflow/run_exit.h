@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerwise/distributed/communicator.h"
 #include "layerwise/exit/policy.h"
 #include "layerwise/exit/runner.h"
 #include "layerwise/inference/scope.h"
@@ -27,6 +28,9 @@ struct RunExitOptions {
   std::string out;     // exit.json path; empty: RUN/exit.json
   bool quiet = false;  // no progress on stderr
   inference::InferenceOptions inference;
+  // Several ranks: each predicts its share of the test and validation samples; rank 0 sweeps,
+  // calibrates, times the runner (on its own) and writes exit.json. Null: one process. Not owned.
+  distributed::Communicator* comm = nullptr;
 };
 
 /// Sweeps the policy's thresholds on the split ("points"), calibrates (or takes) a threshold,
