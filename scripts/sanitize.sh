@@ -25,7 +25,7 @@ cmake --build build-asan -j"$(nproc)" --target layerwise layerwise_tests
 # LibTorch's own allocations that live until exit (thread pools, registries) are not ours.
 suppressions=$(mktemp)
 trap 'rm -f "$suppressions"' EXIT
-printf 'leak:libtorch_cpu.so\nleak:libc10.so\nleak:libgomp.so\nleak:libopenblas\n' >"$suppressions"
+printf 'leak:libtorch_cpu.so\nleak:libc10.so\nleak:libgomp.so\nleak:libopenblas\nleak:libgloo.so\n' >"$suppressions"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export LSAN_OPTIONS=suppressions=$suppressions
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -9,6 +9,7 @@
 
 #include "layerwise/core/safetensors.h"
 #include "layerwise/distributed/communicator.h"
+#include "layerwise/distributed/gradients.h"
 #include "layerwise/distributed/launch.h"
 #include "test_util.h"
 
@@ -100,6 +101,40 @@ TEST(Distributed, WorkerEnvReadsTorchrunsVariables) {
     const auto message =
         layerwise::testing::error_message([] { ld::worker_env_from_environment(); });
     EXPECT_NE(message.find(name + "='" + value + "'"), std::string::npos) << message;
+  }
+}
+
+TEST(Distributed, GradientBucketsStartWhileBackwardRuns) {
+  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  ld::WorkerEnv env;  // a group of one: the sums are the gradients themselves
+  env.master_port = ld::free_local_port();
+  env.launched = true;
+  ld::Communicator comm(env, kCpu, std::chrono::seconds(60));
+  torch::manual_seed(3);
+  auto first = torch::nn::Linear(64, 64), second = torch::nn::Linear(64, 64);
+  const auto unused = torch::randn({8}, torch::requires_grad());
+  // Packed last first: the unused parameter's bucket is the last one, started by finish().
+  std::vector<torch::Tensor> params{unused, first->weight, first->bias, second->weight,
+                                    second->bias};
+  const auto x = torch::randn({16, 64});
+  // Plain gradients first.
+  second(torch::relu(first(x))).square().sum().backward();
+  std::vector<torch::Tensor> plain;
+  for (auto& p : params) {
+    plain.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    p.mutable_grad() = torch::Tensor();
+  }
+  // Buckets of 4 KiB: each weight (16 KiB) its own bucket, so several fill during backward.
+  ld::GradientReducer reducer(comm, params, 4096);
+  for (int pass = 0; pass < 2; ++pass) {  // hooks re-armed each pass
+    reducer.begin();
+    second(torch::relu(first(x))).square().sum().backward();
+    EXPECT_GE(reducer.started_in_backward(), 2) << "buckets waited for the end of backward";
+    reducer.finish();
+    for (size_t k = 0; k < params.size(); ++k) {
+      EXPECT_TRUE(torch::allclose(params[k].grad(), plain[k])) << "parameter " << k;
+      params[k].mutable_grad() = torch::Tensor();
+    }
   }
 }
 

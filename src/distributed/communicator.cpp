@@ -69,6 +69,7 @@ bool backend_available(const torch::Device& device) {
 struct Communicator::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::LAYERWISE_C10D_BACKEND> group;
+  std::vector<c10::intrusive_ptr<c10d::Work>> started;  // start_all_reduce_sum, not yet waited
 };
 
 namespace {
@@ -140,14 +141,19 @@ Communicator::~Communicator() = default;
 
 void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   // All started, then all awaited: the transfers of one tensor overlap the reduction of the last.
-  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-  LW_COLLECTIVE("all-reduce", {
-    for (auto& t : tensors) {
-      std::vector<torch::Tensor> one{t};
-      pending.push_back(group_->group->allreduce(one));
-    }
-    for (auto& work : pending) work->wait();
-  });
+  for (auto& t : tensors) start_all_reduce_sum(t);
+  wait_started();
+}
+
+void Communicator::start_all_reduce_sum(torch::Tensor tensor) {
+  std::vector<torch::Tensor> one{std::move(tensor)};
+  LW_COLLECTIVE("all-reduce", group_->started.push_back(group_->group->allreduce(one)));
+}
+
+void Communicator::wait_started() {
+  auto started = std::move(group_->started);
+  group_->started.clear();
+  LW_COLLECTIVE("all-reduce", for (auto& work : started) work->wait());
 }
 
 void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
@@ -176,6 +182,8 @@ Communicator::Communicator(const WorkerEnv& env, const torch::Device& device, st
 }
 Communicator::~Communicator() = default;
 void Communicator::all_reduce_sum(std::vector<torch::Tensor>&) {}
+void Communicator::start_all_reduce_sum(torch::Tensor) {}
+void Communicator::wait_started() {}
 void Communicator::broadcast(std::vector<torch::Tensor>&, int) {}
 void Communicator::barrier() {}
 

@@ -77,10 +77,14 @@ StepOutputs TrainStep::data_parallel_backward(ObjectiveResult& result) {
   std::vector<torch::Tensor> total{result.items.to(options).reshape({1})};  // (1)
   comm.all_reduce_sum(total);
   const auto share = (result.items.to(options) / total[0].clamp_min(1)).squeeze();  // ()
+  if (!reducer_) {
+    std::vector<torch::Tensor> params;
+    for (const auto& named : optimizer_.parameters()) params.push_back(named.second);
+    reducer_ = std::make_unique<distributed::GradientReducer>(comm, params);
+  }
+  reducer_->begin();  // buckets are summed while backward runs
   (result.loss * share.to(result.loss.scalar_type())).backward();
-  std::vector<torch::Tensor> params;
-  for (const auto& named : optimizer_.parameters()) params.push_back(named.second);
-  distributed::all_reduce_gradients(comm, params);
+  reducer_->finish();
   // The log's numbers, of the global batch: [loss, layer losses (L), hits, items].
   const int64_t n_layers = result.layer_loss.numel();
   std::vector<torch::Tensor> stats{torch::cat({

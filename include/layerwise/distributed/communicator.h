@@ -52,6 +52,11 @@ class Communicator {
 
   /// Sums each tensor over the ranks, in place (tensors on device(), contiguous).
   void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  /// Starts summing `tensor` over the ranks, in place, and returns at once; its value is the sum
+  /// once wait_started() has returned. Every rank must start the same sums in the same order.
+  void start_all_reduce_sum(torch::Tensor tensor);
+  /// Waits for every sum started and not yet waited for.
+  void wait_started();
   /// Overwrites each tensor with rank `root`'s.
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
   /// Returns once every rank has called it.

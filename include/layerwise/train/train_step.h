@@ -20,6 +20,7 @@
 
 #include "layerwise/core/cuda_graph.h"
 #include "layerwise/distributed/communicator.h"
+#include "layerwise/distributed/gradients.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
 #include "layerwise/train/optimizer.h"
@@ -87,6 +88,7 @@ class TrainStep {
   std::map<std::vector<int64_t>, std::unique_ptr<Captured>> graphs_;
   int64_t replayed_ = 0;
   std::string graph_failure_;
+  std::unique_ptr<distributed::GradientReducer> reducer_;  // data parallel: built at first use
 };
 
 }  // namespace layerwise::train
