@@ -52,14 +52,13 @@ void add_options(CLI::App& app, EvalFlags& f) {
 
 int run(EvalFlags f, const GlobalFlags& global) {
   if (const auto status = launch_workers_if_asked(f.dist)) return *status;
-  const auto device = worker_device(f.device);
-  const auto comm = join_group_if_launched(f.dist, device);
-  f.options.comm = comm.get();
-  f.options.inference.device = compat::parse_device(device);
-  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
-  f.options.quiet = global.quiet || !writes_results();
+  const auto worker = join_as_worker(f.dist, f.device);
+  f.options.comm = worker.comm.get();
+  f.options.inference.device = worker.device;
+  f.options.inference.bf16 = f.bf16 && worker.device.is_cuda();
+  f.options.quiet = global.quiet || !worker.writes;
   const auto result = workflow::evaluate_run(f.run_dir, f.options);
-  if (!writes_results()) return 0;
+  if (!worker.writes) return 0;
   if (!f.options.quiet) {
     std::cerr << "accuracy by layer (%, " << f.options.split << "):";
     for (const auto& a : result.at("accuracy"))

@@ -74,14 +74,13 @@ int run(ExitFlags f, const GlobalFlags& global) {
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");
   f.options.time_schedules = workflow::parse_schedules(f.time_schedules, "--time-schedules");
   if (const auto status = launch_workers_if_asked(f.dist)) return *status;
-  const auto device = worker_device(f.device);
-  const auto comm = join_group_if_launched(f.dist, device);
-  f.options.comm = comm.get();
-  f.options.inference.device = compat::parse_device(device);
-  f.options.inference.bf16 = f.bf16 && f.options.inference.device.is_cuda();
-  f.options.quiet = global.quiet || !writes_results();
+  const auto worker = join_as_worker(f.dist, f.device);
+  f.options.comm = worker.comm.get();
+  f.options.inference.device = worker.device;
+  f.options.inference.bf16 = f.bf16 && worker.device.is_cuda();
+  f.options.quiet = global.quiet || !worker.writes;
   const auto result = workflow::run_exit(f.run_dir, f.options);
-  if (!writes_results()) return 0;
+  if (!worker.writes) return 0;
   if (!f.options.quiet) {
     const auto& c = result.at("chosen");
     std::cerr << "threshold " << c.at("threshold") << ": accuracy " << c.at("accuracy") << " (full "

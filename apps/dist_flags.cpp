@@ -46,4 +46,9 @@ std::unique_ptr<distributed::Communicator> join_group_if_launched(const DistFlag
                                                      std::chrono::seconds(flags.timeout_s));
 }
 
+Worker join_as_worker(const DistFlags& flags, const std::string& device) {
+  const auto mine = worker_device(device);
+  return {compat::parse_device(mine), join_group_if_launched(flags, mine), writes_results()};
+}
+
 }  // namespace layerwise::cli

@@ -36,4 +36,13 @@ std::unique_ptr<distributed::Communicator> join_group_if_launched(const DistFlag
 /// Whether this process writes results and prints their paths (rank 0, or no launcher).
 bool writes_results();
 
+/// What a command that reads a model needs to run as one worker: its device (worker_device), the
+/// group it joined (null: a plain process) and whether it writes the results.
+struct Worker {
+  torch::Device device;
+  std::unique_ptr<distributed::Communicator> comm;
+  bool writes;
+};
+Worker join_as_worker(const DistFlags& flags, const std::string& device);
+
 }  // namespace layerwise::cli

@@ -31,6 +31,13 @@ std::string small_run(const std::string& objective) {
          " --epochs 1 --batch-size 64 --train-limit 512 --val-limit 128 --log-every 1 -q";
 }
 
+// Why the tests of CLI workers on real data cannot run here; empty when they can.
+std::string cannot_run_workers() {
+  if (!layerwise::testing::fashion_mnist_installed()) return "no Fashion-MNIST";
+  if (!ld::backend_available(kCpu)) return "built without Gloo";
+  return "";
+}
+
 // (loss, grad_norm, accuracy) of every logged step.
 std::vector<std::array<double, 3>> steps_of(const std::string& run) {
   std::vector<std::array<double, 3>> steps;
@@ -139,8 +146,7 @@ TEST(Distributed, GradientBucketsStartWhileBackwardRuns) {
 }
 
 TEST(DistributedTraining, TwoRanksFollowOneRank) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_follow");
   for (const std::string objective : {"standard", "aligned"}) {
     const auto one = dir + "/one-" + objective, two = dir + "/two-" + objective;
@@ -168,8 +174,7 @@ TEST(DistributedTraining, TwoRanksFollowOneRank) {
 }
 
 TEST(DistributedTraining, StartedOnTwoRanksResumesOnOne) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_resume");
   const auto whole = dir + "/whole", split = dir + "/split";
   ASSERT_EQ(run_cli(small_run("aligned") + " --out " + whole).code, 0);
@@ -190,8 +195,7 @@ TEST(DistributedTraining, StartedOnTwoRanksResumesOnOne) {
 }
 
 TEST(DistributedTraining, ADeadRankStopsTheOthersWithOneLine) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_dead");
   // Two workers started as torchrun starts them; rank 1 is killed (SIGKILL) after its 3rd step.
   const std::string port = std::to_string(29400 + ::getpid() % 500);
@@ -226,8 +230,7 @@ TEST(DistributedTraining, ADeadRankStopsTheOthersWithOneLine) {
 }
 
 TEST(DistributedTraining, RefusesBatchesTooSmallToShare) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_small");
   // 513 samples in batches of 64: the last batch has 1 sample for 2 ranks.
   const auto result = run_cli(
@@ -259,8 +262,7 @@ TEST(DistributedCuda, AGroupOfOneOnNcclSumsAndBroadcasts) {
 }
 
 TEST(DistributedEval, EvalAndExitOnTwoRanksWriteWhatOneWrites) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_eval");
   const auto run = dir + "/run";
   ASSERT_EQ(run_cli(small_run("aligned") + " --out " + run).code, 0);
@@ -303,8 +305,7 @@ TEST(DistributedEval, EvalAndExitOnTwoRanksWriteWhatOneWrites) {
 }
 
 TEST(DistributedSimilarity, TwoRanksWriteWhatOneWrites) {
-  if (!layerwise::testing::fashion_mnist_installed()) GTEST_SKIP() << "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  if (const auto why = cannot_run_workers(); !why.empty()) GTEST_SKIP() << why;
   const auto dir = temp_dir("dist_similarity");
   const auto run = dir + "/run";
   ASSERT_EQ(run_cli(small_run("aligned") + " --out " + run).code, 0);
