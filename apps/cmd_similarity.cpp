@@ -50,12 +50,18 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
                   "cka_rbf bandwidth: sigma = threshold x median distance")
       ->capture_default_str()
       ->check(above_zero());
+  cmd->add_option("--minibatch", f.options.similarity.minibatch_size,
+                  "batch size of cka_minibatch (with --nproc: each rank takes whole minibatches)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
   cmd->add_option("--batch-size", f.options.inference.batch_size, "forward-pass batch")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--tf32", f.tf32, "allow TF32 matrix products on CUDA");
-  add_dist_flags(cmd, f.dist, "the forward passes (rank 0 computes the matrices)");
+  add_dist_flags(cmd, f.dist,
+                 "the samples (cos, linear, debiased and minibatch CKA all-reduce sums over "
+                 "samples; the other measures gather the hidden states)");
 }
 
 int run(SimilarityFlags f, const GlobalFlags& global) {

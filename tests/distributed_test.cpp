@@ -310,7 +310,9 @@ TEST(DistributedSimilarity, TwoRanksWriteWhatOneWrites) {
   const auto run = dir + "/run";
   ASSERT_EQ(run_cli(small_run("aligned") + " --out " + run).code, 0);
   const std::string common =
-      "similarity " + run + " --samples 301 --metrics cos,cka_linear,cka_minibatch -q --out ";
+      "similarity " + run +
+      " --samples 301 --minibatch 64 --metrics cos,cka_linear,cka_debiased,cka_minibatch,cka_rbf"
+      " --save-activations -q --out ";
   const auto one = run_cli(common + dir + "/one");
   ASSERT_EQ(one.code, 0) << one.output;
   const auto two = run_cli(common + dir + "/two --nproc 2");
@@ -318,7 +320,9 @@ TEST(DistributedSimilarity, TwoRanksWriteWhatOneWrites) {
   EXPECT_EQ(two.output, dir + "/two/similarity.json\n");
   const auto a = read_json(dir + "/one/similarity.json"),
              b = read_json(dir + "/two/similarity.json");
-  for (const std::string metric : {"cos", "cka_linear", "cka_minibatch"}) {
+  // Summed over the ranks (the first four) and gathered to rank 0 (cka_rbf).
+  for (const std::string metric :
+       {"cos", "cka_linear", "cka_debiased", "cka_minibatch", "cka_rbf"}) {
     const auto& ma = a.at("metrics").at(metric);
     const auto& mb = b.at("metrics").at(metric);
     ASSERT_EQ(ma.size(), mb.size()) << metric;
@@ -326,5 +330,9 @@ TEST(DistributedSimilarity, TwoRanksWriteWhatOneWrites) {
       for (size_t j = 0; j < ma[i].size(); ++j)
         EXPECT_NEAR(ma[i][j].get<double>(), mb[i][j].get<double>(), 1e-5) << metric;
   }
+  const auto saved_one = layerwise::read_safetensors(dir + "/one/activations.safetensors");
+  const auto saved_two = layerwise::read_safetensors(dir + "/two/activations.safetensors");
+  for (const auto& [name, tensor] : saved_one.tensors)
+    EXPECT_LT(layerwise::testing::max_diff(tensor, saved_two.at(name)), 1e-5) << name;
   layerwise::testing::remove_tree(dir);
 }

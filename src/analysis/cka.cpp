@@ -206,6 +206,22 @@ torch::Tensor cka_rbf(const Layers& a, const Layers& b, const RbfOptions& option
                    diag.narrow(0, la, n_layers - la));
 }
 
+std::vector<std::pair<int64_t, int64_t>> minibatch_ranges(int64_t n, int64_t batch) {
+  LW_CHECK(batch > 3, "minibatch size must be more than 3, got ", batch);
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t start = 0, rows = 0; start < n; start += rows) {
+    rows = std::min(batch, n - start);
+    if (n - (start + rows) <= 3) rows = n - start;  // fold a tail too small for unbiased HSIC
+    ranges.emplace_back(start, start + rows);
+  }
+  return ranges;
+}
+
+torch::Tensor cka_from_hsic(const torch::Tensor& hsic) {
+  const auto diag = hsic.diagonal();
+  return normalize(hsic, diag, diag);  // (L, L)
+}
+
 torch::Tensor unbiased_hsic_matrix(const Layers& layers) {
   const int64_t n = layers.front().size(0);
   LW_CHECK(n > 3, "unbiased HSIC needs more than 3 samples per batch, got ", n);
@@ -248,8 +264,8 @@ void MinibatchCka::update(const Layers& a, const Layers& b) {
 
 torch::Tensor MinibatchCka::result() const {
   LW_CHECK(hsic_.defined(), "minibatch CKA: no batch was added");
+  if (same_) return cka_from_hsic(hsic_);
   const auto diag = hsic_.diagonal();
-  if (same_) return normalize(hsic_, diag, diag);
   const int64_t total = hsic_.size(0);
   return normalize(hsic_.narrow(0, 0, n_layers_a_).narrow(1, n_layers_a_, total - n_layers_a_),
                    diag.narrow(0, 0, n_layers_a_),

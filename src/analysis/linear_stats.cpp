@@ -31,13 +31,6 @@ torch::Tensor block_indicator(const std::vector<int64_t>& block_widths,
   return indicator.to(options.device());
 }
 
-// (N, L) float64: squared row norms of each centered layer (summed over D in the compute dtype).
-torch::Tensor row_norms(const Layers& centered) {
-  std::vector<torch::Tensor> columns;
-  for (const auto& x : centered) columns.push_back((x * x).sum(1));
-  return torch::stack(columns, 1).to(torch::kFloat64);
-}
-
 // |X^T X|_F^2 for each layer alone: (L) float64.
 torch::Tensor self_cross(const Layers& centered) {
   std::vector<torch::Tensor> values;
@@ -99,6 +92,25 @@ torch::Tensor block_sums(const torch::Tensor& values, const std::vector<int64_t>
   return torch::mm(torch::mm(rows, values), cols.t()).to(torch::kFloat64);  // (La, Lb)
 }
 
+torch::Tensor squared_row_norms(const Layers& centered) {
+  std::vector<torch::Tensor> columns;
+  for (const auto& x : centered) columns.push_back((x * x).sum(1));
+  return torch::stack(columns, 1).to(torch::kFloat64);  // (N, L)
+}
+
+LinearStats linear_stats_from_sums(const torch::Tensor& product, const std::vector<int64_t>& widths,
+                                   const torch::Tensor& row_dot, const torch::Tensor& sq_norm,
+                                   int64_t n_samples) {
+  LinearStats stats;
+  stats.n_samples = n_samples;
+  stats.cross = block_sums(product * product, widths, widths);  // (L, L)
+  stats.self_a = stats.self_b = stats.cross.diagonal().clone();
+  stats.row_dot = row_dot;
+  stats.self_row_a = stats.self_row_b = row_dot.diagonal().clone();
+  stats.sq_norm_a = stats.sq_norm_b = sq_norm;
+  return stats;
+}
+
 Layers center_layers(const Layers& layers) {
   Layers centered;
   centered.reserve(layers.size());
@@ -126,9 +138,9 @@ LinearStats linear_stats(const Layers& a, const Layers& b, StatsRoute route) {
                                               : cross_gram_space(ca, cb, same);
   stats.self_a = same ? stats.cross.diagonal().clone() : self_cross(ca);
   stats.self_b = same ? stats.self_a : self_cross(cb);
-  const auto rows_a = row_norms(ca);                  // (N, La)
-  const auto rows_b = same ? rows_a : row_norms(cb);  // (N, Lb)
-  stats.row_dot = torch::mm(rows_a.t(), rows_b);      // (La, Lb)
+  const auto rows_a = squared_row_norms(ca);                  // (N, La)
+  const auto rows_b = same ? rows_a : squared_row_norms(cb);  // (N, Lb)
+  stats.row_dot = torch::mm(rows_a.t(), rows_b);              // (La, Lb)
   stats.self_row_a = rows_a.pow(2).sum(0);
   stats.self_row_b = same ? stats.self_row_a : rows_b.pow(2).sum(0);
   stats.sq_norm_a = rows_a.sum(0);

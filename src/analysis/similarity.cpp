@@ -35,14 +35,12 @@ const std::vector<MetricInfo>& metric_table() {
 }
 
 torch::Tensor minibatch_cka(const Layers& a, const Layers& b, int64_t batch) {
-  LW_CHECK(batch > 3, "minibatch size must be more than 3, got ", batch);
   check_layer_pair(a, b);  // here, so that errors name samples by their index in the whole set
   const bool same = same_layers(a, b);
   const int64_t n = a.front().size(0);
   MinibatchCka accumulator;
-  for (int64_t start = 0, rows = 0; start < n; start += rows) {
-    rows = std::min(batch, n - start);
-    if (n - (start + rows) <= 3) rows = n - start;  // fold a tail too small for unbiased HSIC
+  for (const auto& [start, end] : minibatch_ranges(n, batch)) {
+    const int64_t rows = end - start;
     Layers batch_a, batch_b;
     for (const auto& x : a) batch_a.push_back(x.narrow(0, start, rows));
     if (same) {

@@ -19,14 +19,28 @@ analysis::SimilarityResults compare_layers(const analysis::Layers& a, const anal
                                            std::vector<std::string> names_b,
                                            const std::vector<std::string>& metrics,
                                            const analysis::SimilarityOptions& options, bool quiet) {
+  std::map<std::string, double> seconds;
+  auto matrices = analysis::compute_similarity(metrics, a, b, options, &seconds);
+  return similarity_results(std::move(names_a), std::move(names_b), a.front().size(0),
+                            std::move(matrices), std::move(seconds), options, quiet);
+}
+
+analysis::SimilarityResults similarity_results(std::vector<std::string> names_a,
+                                               std::vector<std::string> names_b, int64_t n_samples,
+                                               std::map<std::string, torch::Tensor> matrices,
+                                               std::map<std::string, double> seconds,
+                                               const analysis::SimilarityOptions& options,
+                                               bool quiet) {
   analysis::SimilarityResults results;
   results.layers_a = std::move(names_a);
   results.layers_b = std::move(names_b);
-  results.n_samples = a.front().size(0);
-  results.metrics = analysis::compute_similarity(metrics, a, b, options, &results.seconds);
+  results.n_samples = n_samples;
+  results.metrics = std::move(matrices);
+  results.seconds = std::move(seconds);
   if (!quiet)
-    for (const auto& [metric, seconds] : results.seconds)
-      std::cerr << metric << ": " << a.size() << " x " << b.size() << " in " << seconds << " s\n";
+    for (const auto& [metric, s] : results.seconds)
+      std::cerr << metric << ": " << results.layers_a.size() << " x " << results.layers_b.size()
+                << " in " << s << " s\n";
   results.options = {{"rbf_threshold", options.rbf.threshold},
                      {"median_samples", options.rbf.median_samples},
                      {"svcca_variance", options.svcca_variance},

@@ -12,10 +12,11 @@ analysis::LayerPredictions predict_layers_sharded(model::LayeredModel& model,
                                                   const inference::InferenceOptions& options,
                                                   distributed::Communicator* comm) {
   if (!comm) return inference::predict_layers(model, inputs, labels, heads, options);
+  // Checked on the counts, not this rank's share: every rank stops alike, none waits.
+  LW_CHECK(inputs.size(0) >= comm->world_size(), "evaluation: ", inputs.size(0), " samples for ",
+           comm->world_size(), " ranks; every rank needs at least one");
   const auto [begin, end] =
       distributed::shard_range(inputs.size(0), comm->rank(), comm->world_size());
-  LW_CHECK(end > begin, "evaluation: ", inputs.size(0), " samples for ", comm->world_size(),
-           " ranks; every rank needs at least one");
   const auto mine = inference::predict_layers(model, inputs.slice(0, begin, end),
                                               labels.slice(0, begin, end), heads, options);
   auto gather = [&](const torch::Tensor& part, int64_t dim) {

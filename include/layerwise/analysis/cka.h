@@ -6,6 +6,9 @@
 // an error naming it.
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "layerwise/analysis/layers.h"
@@ -61,6 +64,14 @@ class MinibatchCka {
   bool same_ = false;
   int64_t n_samples_ = 0;
 };
+
+/// The minibatches cka_minibatch takes from n samples, as [start, start + rows) pairs: `batch` rows
+/// each from the first sample on, the last one taking a tail of 3 or fewer samples (too few for
+/// unbiased HSIC) into itself.
+std::vector<std::pair<int64_t, int64_t>> minibatch_ranges(int64_t n, int64_t batch);
+
+/// CKA of every pair of one model's layers from the (L, L) unbiased HSIC sums of MinibatchCka.
+torch::Tensor cka_from_hsic(const torch::Tensor& hsic);
 
 /// The unbiased HSIC of the linear kernel for every pair of the given layers, one batch:
 /// (L, L) float64, from U-centered Gram matrices.

@@ -36,6 +36,18 @@ enum class StatsRoute { kAuto, kFeature, kGram };
 /// Computes the statistics above for every pair. Inputs are checked with check_layer_pair.
 LinearStats linear_stats(const Layers& a, const Layers& b, StatsRoute route = StatsRoute::kAuto);
 
+/// The statistics of one model's layers compared with themselves, from sums over samples, which is
+/// what shards of the samples add up to (similarity_sums.h): `product` the (sum D, sum D) X^T X of
+/// the concatenated centered layers of `widths`, `row_dot` = R^T R (L, L) and `sq_norm` the column
+/// sums of R (L), R (N, L) their squared row norms (squared_row_norms).
+LinearStats linear_stats_from_sums(const torch::Tensor& product, const std::vector<int64_t>& widths,
+                                   const torch::Tensor& row_dot, const torch::Tensor& sq_norm,
+                                   int64_t n_samples);
+
+/// (N, L) float64: the squared row norms of each centered layer (summed over D in the compute
+/// dtype).
+torch::Tensor squared_row_norms(const Layers& centered);
+
 /// Centers each layer (column means removed, see center_columns).
 Layers center_layers(const Layers& layers);
 

@@ -21,6 +21,15 @@ analysis::SimilarityResults compare_layers(const analysis::Layers& a, const anal
                                            const std::vector<std::string>& metrics,
                                            const analysis::SimilarityOptions& options, bool quiet);
 
+/// Results from matrices already computed (name -> (La, Lb)) and their times: fills the fields
+/// compare_layers fills, and prints the times unless `quiet`.
+analysis::SimilarityResults similarity_results(std::vector<std::string> names_a,
+                                               std::vector<std::string> names_b, int64_t n_samples,
+                                               std::map<std::string, torch::Tensor> matrices,
+                                               std::map<std::string, double> seconds,
+                                               const analysis::SimilarityOptions& options,
+                                               bool quiet);
+
 /// Writes similarity.json, one CSV and one SVG heatmap per measure into `dir` (created if missing).
 /// Everything is rendered first and every file goes through a temporary name, so a failure leaves
 /// no half-written file. Returns the paths written.

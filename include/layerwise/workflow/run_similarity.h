@@ -24,8 +24,9 @@ struct RunSimilarityOptions {
   analysis::SimilarityOptions similarity;
   inference::InferenceOptions inference;  // batch size, device, bf16 for the forward passes
   bool quiet = false;
-  // Several ranks: each runs the forward passes of its share of the samples; the hidden states
-  // are gathered and rank 0 computes the matrices and writes the files. Null: one process.
+  // Several ranks: each runs the forward passes of its share of the samples; the measures that
+  // are sums over samples (cos, linear, debiased and minibatch CKA) all-reduce those sums, the
+  // others gather the hidden states; rank 0 computes the matrices and writes. Null: one process.
   distributed::Communicator* comm = nullptr;
 };
 
