@@ -80,6 +80,17 @@ std::string what_of(const std::exception& e) {
   return newline == std::string::npos ? what : what.substr(0, newline);
 }
 
+#ifdef LAYERWISE_NCCL
+// ProcessGroupNCCL::shutdown() exists from PyTorch 2.2 on; older groups clean up in their
+// destructor.
+template <typename Group>
+auto shutdown_if_supported(Group* group, int) -> decltype(group->shutdown(), void()) {
+  group->shutdown();
+}
+template <typename Group>
+void shutdown_if_supported(Group*, long) {}
+#endif
+
 }  // namespace
 
 // Runs a c10d call, turning its failure into one line that names this rank.
@@ -137,7 +148,18 @@ Communicator::Communicator(const WorkerEnv& env, const torch::Device& device,
   group_->group = group;
 }
 
-Communicator::~Communicator() = default;
+Communicator::~Communicator() {
+#ifdef LAYERWISE_NCCL
+  // NCCL wants its communicators shut down before exit (it warns otherwise and may hang at exit
+  // with work in flight); Gloo needs nothing.
+  if (group_ && group_->group && device_.is_cuda()) {
+    try {
+      shutdown_if_supported(static_cast<c10d::ProcessGroupNCCL*>(group_->group.get()), 0);
+    } catch (const std::exception&) {  // a failed peer: the error that got us here is reported
+    }
+  }
+#endif
+}
 
 void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   // All started, then all awaited: the transfers of one tensor overlap the reduction of the last.
