@@ -2,7 +2,7 @@
 # In-process fuzzing of layerwise's parsers with libFuzzer (Debian's clang, ASan + UBSan).
 #
 #   scripts/fuzz.sh TARGET SECONDS   TARGET: safetensors, config, idx, text, run_json, hf,
-#                                    tokenizer or all (each in turn, SECONDS each)
+#                                    tokenizer or all (every target SECONDS, one per core at once)
 #
 # Builds build-fuzz/fuzz_TARGET from the parser's own sources (instrumented) and LibTorch (not),
 # runs it for SECONDS on a copy of the seed corpus fuzz/corpus/TARGET, and fails on any crash,
@@ -15,8 +15,26 @@ usage="usage: scripts/fuzz.sh $(IFS='|'; echo "${targets[*]}")|all SECONDS"
 target=${1:?$usage}
 seconds=${2:?$usage}
 if [[ $target == all ]]; then
-  for t in "${targets[@]}"; do "$0" "$t" "$seconds"; done
-  exit 0
+  # Build every target first (they share objects), then fuzz one target per core at a time; each
+  # target's output is shown when it ends.
+  for t in "${targets[@]}"; do FUZZ_BUILD_ONLY=1 "$0" "$t" "$seconds"; done
+  logs=$(mktemp -d)
+  trap 'rm -rf "$logs"' EXIT
+  running=()  # "pid:target"
+  failed=0
+  finish() {  # waits for the oldest running target and shows its output
+    local pid=${running[0]%%:*} t=${running[0]#*:}
+    wait "$pid" || { echo "fuzz.sh: $t FAILED"; failed=1; }
+    cat "$logs/$t"
+    running=("${running[@]:1}")
+  }
+  for t in "${targets[@]}"; do
+    "$0" "$t" "$seconds" >"$logs/$t" 2>&1 &
+    running+=("$!:$t")
+    if ((${#running[@]} >= $(nproc))); then finish; fi
+  done
+  while ((${#running[@]} > 0)); do finish; done
+  exit "$failed"
 fi
 
 # The sources each target needs besides its own file, and the libraries besides LibTorch.
@@ -62,8 +80,14 @@ for source in "fuzz/fuzz_$target.cpp" "${sources[@]}"; do
 done
 for pid in "${compiling[@]}"; do wait "$pid"; done
 binary="$out/fuzz_$target"
-clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu -lc10 \
-  "${libs[@]}"
+relink=0
+[[ -x $binary ]] || relink=1
+for object in "${objects[@]}"; do [[ $object -nt $binary ]] && relink=1; done
+if ((relink)); then
+  clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu \
+    -lc10 "${libs[@]}"
+fi
+[[ -n ${FUZZ_BUILD_ONLY:-} ]] && exit 0
 
 cp -n fuzz/corpus/"$target"/* "$out/corpus-$target"/ 2>/dev/null || true
 echo "fuzz.sh: fuzzing $target for $seconds s"
