@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "layerwise/core/compat.h"
+#include "layerwise/model/fused_layer_norm.h"
 
 namespace layerwise::model {
 
@@ -53,8 +54,15 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch:
     return dropout_ > 0 && is_training() ? torch::dropout(t, dropout_, true) : t;
   };
   if (pre_norm_) {
-    const auto h = x + drop(attn(norm1(x), key_mask));  // (B, T, D)
-    return h + drop(mlp(norm2(h)));
+    // The residual add and the norm after it in one op (fused CUDA kernels where built, else the
+    // ATen ops); under CUDA bf16 autocast the norms write the bf16 the next linear reads.
+    const auto out_dtype =
+        x.is_cuda() && compat::cuda_bf16_autocast() ? torch::kBFloat16 : x.scalar_type();
+    const auto n1 = add_layer_norm(x, {}, norm1->weight, norm1->bias, norm1->options.eps(),
+                                   out_dtype);  // normed (B, T, D)
+    const auto h = add_layer_norm(x, drop(attn(n1.normed, key_mask)), norm2->weight, norm2->bias,
+                                  norm2->options.eps(), out_dtype);  // sum, normed (B, T, D)
+    return h.sum + drop(mlp(h.normed));
   }
   const auto h = norm1(x + drop(attn(x, key_mask)));  // (B, T, D)
   return norm2(h + drop(mlp(h)));

@@ -130,6 +130,16 @@ inline void set_cuda_bf16_autocast(bool enabled) {
   if (!enabled) at::autocast::clear_cache();
 }
 
+/// True when bf16 autocast for CUDA is on for the calling thread.
+inline bool cuda_bf16_autocast() {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::autocast::is_autocast_enabled(at::kCUDA) &&
+         at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
+#else
+  return at::autocast::is_enabled() && at::autocast::get_autocast_gpu_dtype() == at::kBFloat16;
+#endif
+}
+
 /// bf16 autocast on CUDA for the lifetime of the object when `enabled` (nothing otherwise), also
 /// when an exception leaves the scope.
 class Bf16AutocastScope {
