@@ -93,11 +93,15 @@ bool fused_path(const torch::Tensor& x, const torch::Tensor& delta, const torch:
 // Outputs (sum, normed) with delta, (normed) without: sum is then x itself, outside this node.
 class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFunction> {
  public:
+  // Autograd records every tensor input's device, so an absent delta travels as x with
+  // has_delta false (the no-delta form) rather than as an undefined tensor.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
-                                                const torch::Tensor& x, const torch::Tensor& delta,
+                                                const torch::Tensor& x,
+                                                const torch::Tensor& delta_or_x,
                                                 const torch::Tensor& weight,
                                                 const torch::Tensor& bias, double eps,
-                                                c10::ScalarType out_dtype) {
+                                                c10::ScalarType out_dtype, bool has_delta) {
+    const torch::Tensor delta = has_delta ? delta_or_x : torch::Tensor();
     // No autocast guard needed: nothing below is an autocast-listed op (contiguous, empty, the
     // kernels), and the kernels choose their own precision.
     const c10::cuda::CUDAGuard device_guard(x.device());
@@ -156,7 +160,7 @@ class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFuncti
     const bool need_x = ctx->needs_input_grad(0),
                need_delta = has_delta && ctx->needs_input_grad(1);
     const bool need_weight = ctx->needs_input_grad(2), need_bias = ctx->needs_input_grad(3);
-    torch::autograd::variable_list result(6);  // x, delta, weight, bias, eps, out_dtype
+    torch::autograd::variable_list result(7);  // x, delta, weight, bias, eps, out_dtype, has_delta
 
     if (!grad_normed.defined()) {  // only the sum was used: the add's gradient alone
       if (grad_sum.defined()) {
@@ -227,7 +231,8 @@ AddNormResult add_layer_norm(const torch::Tensor& x, const torch::Tensor& delta,
   check_arguments(x, delta, weight, bias, out_dtype);
 #ifdef LAYERWISE_CUDA_KERNELS
   if (fused_path(x, delta, weight, bias, out_dtype)) {
-    const auto outputs = AddLayerNormFunction::apply(x, delta, weight, bias, eps, out_dtype);
+    const auto outputs = AddLayerNormFunction::apply(x, delta.defined() ? delta : x, weight, bias,
+                                                     eps, out_dtype, delta.defined());
     if (delta.defined()) return {outputs[0], outputs[1]};
     return {x, outputs[0]};
   }
