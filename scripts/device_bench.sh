@@ -3,9 +3,8 @@
 # LibTorch, runs the test suite (CUDA tests included), then the similarity benchmark side by side with
 # the PyTorch Python version. Results go to $OUT (default: out/).
 #
-# Header-only and test dependencies travel as Debian packages unpacked into .deps (see
-# docs/PERFORMANCE.md): apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev googletest zlib1g-dev zlib1g,
-# then dpkg -x each into .deps/.
+# Header-only and test dependencies travel as Debian packages unpacked into .deps: run
+# scripts/prepare_deps.sh once on a Debian 12 machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}

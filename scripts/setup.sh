@@ -12,9 +12,11 @@ packages=(
   libgloo-dev             # headers of the Gloo that LibTorch was built with: c10d on CPU (several ranks)
   libopenblas0-pthread    # without it LibTorch multiplies on the reference BLAS: 17x slower
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev
+  libpng-dev libjpeg62-turbo-dev  # image folders: PNG and JPEG decoding
   libicu-dev              # Unicode properties for BERT's and GPT-2's tokenizers
   dataset-fashion-mnist   # /usr/share/datasets/fashion-mnist
   python3-numpy           # fixture generators and the Python cross-checks in the tests
+  python3-pil             # tests/fixtures/make_image_fixtures.py: Pillow's decode and resize
   chromium fonts-dejavu-core  # the report test draws the HTML report in headless Chromium
   clang libclang-rt-14-dev    # scripts/fuzz.sh: libFuzzer with ASan + UBSan
 )
