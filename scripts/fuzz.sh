@@ -2,7 +2,7 @@
 # In-process fuzzing of layerwise's parsers with libFuzzer (Debian's clang, ASan + UBSan).
 #
 #   scripts/fuzz.sh TARGET SECONDS   TARGET: safetensors, config, idx, text, run_json, hf,
-#                                    tokenizer or all (every target SECONDS, one per core at once)
+#                                    tokenizer, image or all (every target SECONDS, one per core at once)
 #
 # Builds build-fuzz/fuzz_TARGET from the parser's own sources (instrumented) and LibTorch (not),
 # runs it for SECONDS on a copy of the seed corpus fuzz/corpus/TARGET, and fails on any crash,
@@ -10,7 +10,7 @@
 # a regression test). Needs clang and libclang-rt-14-dev (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(safetensors config idx text run_json hf tokenizer)
+targets=(safetensors config idx text run_json hf tokenizer image)
 usage="usage: scripts/fuzz.sh $(IFS='|'; echo "${targets[*]}")|all SECONDS"
 target=${1:?$usage}
 seconds=${2:?$usage}
@@ -54,6 +54,8 @@ case $target in
   tokenizer)
     sources=(src/data/tokenizer.cpp src/data/hf_tokenizers.cpp src/core/atomic_file.cpp)
     libs=(-licuuc) ;;
+  image)
+    sources=(src/data/image_file.cpp) libs=(-lpng16 -ljpeg) ;;
   *) echo "fuzz.sh: unknown target '$target' (${targets[*]} or all)" >&2; exit 2 ;;
 esac
 

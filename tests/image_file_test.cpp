@@ -172,5 +172,15 @@ TEST(ImageFile, ChannelConversionsMatchPillow) {
   EXPECT_THROW(to_channels(rgb.to(torch::kFloat32), 1), layerwise::Error);
 }
 
+// Found by scripts/fuzz.sh image: 559 bytes of JPEG declaring 65036 x 1021 pixels, which with the
+// EXIF and channel copies took over 2 GB under the fuzzer; still a valid image, read as Pillow
+// reads it. The pixel limit is now Pillow's (kMaxImagePixels).
+TEST(ImageFile, ATinyJpegDeclaringAHugeImageDecodes) {
+  const auto image = read_image(image_path("fuzz_jpeg_bomb.jpg"));
+  EXPECT_EQ(image.size(0) * image.size(1), int64_t{65036} * 1021);
+  EXPECT_EQ(image.size(2), 3);
+  EXPECT_LE(image.size(0) * image.size(1), kMaxImagePixels);
+}
+
 }  // namespace
 }  // namespace layerwise::data

@@ -23,9 +23,10 @@
 
 namespace layerwise::data {
 
-/// The largest image read_image decodes, in pixels (2^28, e.g. 16384 x 16384): larger ones are
-/// refused before any pixel memory is taken (decompression bombs).
-constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
+/// The largest image read_image decodes, in pixels: Pillow's MAX_IMAGE_PIXELS (89,478,485, e.g.
+/// 9459 x 9459; 256 MiB as RGB). Larger ones are refused before any pixel memory is taken
+/// (decompression bombs: a 559-byte JPEG declaring 2^28 pixels took 2 GB under the fuzzer).
+constexpr int64_t kMaxImagePixels = 89'478'485;
 
 /// Reads a PNG or JPEG file into a CPU uint8 tensor (H, W, C), C in 1..4 as described above.
 /// Throws layerwise::Error, naming the file and what is wrong, when it is missing or unreadable,
