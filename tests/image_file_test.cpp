@@ -7,30 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "image_fixtures.h"
 
 namespace layerwise::data {
 namespace {
 
 using layerwise::testing::error_message;
 using layerwise::testing::fixture;
-
-std::string image_path(const std::string& name) {
-  return fixture("images/" + name);
-}
-
-// A reference array written by the fixture script: "H W C\n", then the bytes.
-torch::Tensor read_u8(const std::string& name) {
-  std::ifstream in(image_path(name), std::ios::binary);
-  int64_t h = 0, w = 0, c = 0;
-  in >> h >> w >> c;
-  in.get();  // the newline
-
-  auto out = torch::zeros({h, w, c}, torch::kUInt8);  // (H, W, C)
-  in.read(reinterpret_cast<char*>(out.data_ptr<uint8_t>()), h * w * c);
-  EXPECT_TRUE(in && h > 0) << "cannot read the fixture " << name;
-  return out;
-}
+using layerwise::testing::image_path;
+using layerwise::testing::read_u8;
 
 void expect_same_pixels(const torch::Tensor& ours, const torch::Tensor& expected,
                         const std::string& what) {
