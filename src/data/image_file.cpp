@@ -25,9 +25,9 @@ namespace {
 // with a destructor (longjmp would skip it); the objects that own libpng's and libjpeg's state are
 // destroyed by their C++ owners after that function has returned false.
 
-std::string too_large(const std::string& name, int64_t width, int64_t height) {
+std::string too_large(const std::string& name, int64_t width, int64_t height, int64_t max_pixels) {
   return str_cat("image '", name, "' is ", width, " x ", height, " pixels: more than the ",
-                 kMaxImagePixels, " read_image accepts (a decompression bomb?)");
+                 max_pixels, " read_image accepts (a decompression bomb?)");
 }
 
 // ---- PNG ----
@@ -98,7 +98,8 @@ bool png_read_pixels(PngReader& reader, png_bytepp rows) {
   return true;
 }
 
-torch::Tensor decode_png(const uint8_t* data, size_t size, const std::string& name) {
+torch::Tensor decode_png(const uint8_t* data, size_t size, const std::string& name,
+                         int64_t max_pixels) {
   PngReader reader;
   reader.source = {data, size, 0};
   reader.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, png_on_error, png_on_warning);
@@ -106,8 +107,8 @@ torch::Tensor decode_png(const uint8_t* data, size_t size, const std::string& na
   if (reader.info == nullptr) throw EnvironmentError(str_cat("out of memory reading '", name, "'"));
   PngShape shape;
   LW_CHECK(png_read_shape(reader, shape), "corrupt PNG file '", name, "': ", reader.message);
-  LW_CHECK(int64_t{shape.width} * shape.height <= kMaxImagePixels,
-           too_large(name, shape.width, shape.height));
+  LW_CHECK(int64_t{shape.width} * shape.height <= max_pixels,
+           too_large(name, shape.width, shape.height, max_pixels));
   LW_CHECK(shape.channels >= 1 && shape.channels <= 4 &&
                shape.row_bytes == size_t{shape.width} * size_t(shape.channels),
            "PNG file '", name, "': unexpected layout after decoding (", shape.channels,
@@ -204,13 +205,14 @@ int jpeg_orientation(const jpeg_decompress_struct& cinfo) {
   return 1;
 }
 
-torch::Tensor decode_jpeg(const uint8_t* data, size_t size, const std::string& name) {
+torch::Tensor decode_jpeg(const uint8_t* data, size_t size, const std::string& name,
+                          int64_t max_pixels) {
   JpegReader reader;
   LW_CHECK(jpeg_read_shape(reader, data, size), "corrupt JPEG file '", name,
            "': ", reader.errors.message);
   const jpeg_decompress_struct& cinfo = reader.cinfo;
-  LW_CHECK(int64_t{cinfo.image_width} * cinfo.image_height <= kMaxImagePixels,
-           too_large(name, cinfo.image_width, cinfo.image_height));
+  LW_CHECK(int64_t{cinfo.image_width} * cinfo.image_height <= max_pixels,
+           too_large(name, cinfo.image_width, cinfo.image_height, max_pixels));
   const int channels = cinfo.out_color_space == JCS_GRAYSCALE ? 1
                        : cinfo.out_color_space == JCS_CMYK    ? 4
                                                               : 3;
@@ -305,10 +307,11 @@ torch::Tensor apply_exif_orientation(const torch::Tensor& image, int orientation
   }
 }
 
-torch::Tensor decode_image(const uint8_t* data, size_t size, const std::string& name) {
+torch::Tensor decode_image(const uint8_t* data, size_t size, const std::string& name,
+                           int64_t max_pixels) {
   static const char kPngMagic[] = "\x89PNG\r\n\x1a\n";
-  if (starts_with(data, size, kPngMagic, 8)) return decode_png(data, size, name);
-  if (starts_with(data, size, "\xff\xd8\xff", 3)) return decode_jpeg(data, size, name);
+  if (starts_with(data, size, kPngMagic, 8)) return decode_png(data, size, name, max_pixels);
+  if (starts_with(data, size, "\xff\xd8\xff", 3)) return decode_jpeg(data, size, name, max_pixels);
   LW_CHECK(size > 0, "image file '", name, "' is empty");
   const char* format = other_format(data, size);
   throw Error(str_cat("image file '", name, "' is ",

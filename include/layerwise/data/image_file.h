@@ -33,8 +33,11 @@ constexpr int64_t kMaxImagePixels = 89'478'485;
 /// neither PNG nor JPEG, truncated or corrupt, or larger than kMaxImagePixels.
 torch::Tensor read_image(const std::string& path);
 
-/// read_image on bytes already in memory; `name` stands for the source in messages.
-torch::Tensor decode_image(const uint8_t* data, size_t size, const std::string& name);
+/// read_image on bytes already in memory; `name` stands for the source in messages. Images of more
+/// than `max_pixels` are refused before pixel memory is taken (the fuzz target passes a smaller
+/// bound so that its inputs stay within its memory limit).
+torch::Tensor decode_image(const uint8_t* data, size_t size, const std::string& name,
+                           int64_t max_pixels = kMaxImagePixels);
 
 /// Converts uint8 (H, W, C), C in 1..4, to `channels` (1 or 3) as Pillow's convert does: to grey
 /// by L = (19595 R + 38470 G + 7471 B + 2^15) >> 16 (ITU-R 601-2 luma in Pillow's fixed point);
