@@ -14,10 +14,84 @@ targets=(safetensors config idx text run_json hf tokenizer image)
 usage="usage: scripts/fuzz.sh $(IFS='|'; echo "${targets[*]}")|all SECONDS"
 target=${1:?$usage}
 seconds=${2:?$usage}
+# The sources each target needs besides its own file, and the libraries besides LibTorch.
+target_sources() {
+  libs=()
+  case $1 in
+    safetensors) sources=(src/core/safetensors.cpp src/core/atomic_file.cpp) ;;
+    config) sources=(src/core/config_fields.cpp src/model/config.cpp) ;;
+    idx) sources=(src/data/idx.cpp) libs=(-lz) ;;
+    text) sources=(src/data/text_corpus.cpp src/core/atomic_file.cpp) ;;
+    run_json)
+      sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
+               src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp
+               src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp) ;;
+    hf)
+      sources=(src/model/hf_config.cpp src/model/config.cpp src/core/config_fields.cpp
+               src/data/hf_image_processor.cpp src/core/atomic_file.cpp) ;;
+    tokenizer)
+      sources=(src/data/tokenizer.cpp src/data/hf_tokenizers.cpp src/core/atomic_file.cpp)
+      libs=(-licuuc) ;;
+    image)
+      sources=(src/data/image_file.cpp) libs=(-lpng16 -ljpeg) ;;
+    *) echo "fuzz.sh: unknown target '$1' (${targets[*]} or all)" >&2; exit 2 ;;
+  esac
+  sources=("fuzz/fuzz_$1.cpp" "${sources[@]}")
+}
+
+out=build-fuzz
+mkdir -p "$out/obj"
+# Line tables only: stack traces keep their lines, and the build takes a quarter less time. The
+# parsers include LibTorch, so <torch/torch.h> is parsed once into a precompiled header.
+flags=(-std=c++17 -O1 -gline-tables-only -fsanitize=fuzzer-no-link,address,undefined
+       -fno-sanitize-recover=undefined -D_GLIBCXX_USE_CXX11_ABI=1 -DLAYERWISE_VERSION='"fuzz"'
+       -DLAYERWISE_GIT='"fuzz"' -Iinclude -isystem /usr/include/torch/csrc/api/include)
+pch=$out/torch.pch
+
+object_of() { echo "$out/obj/$(basename "${1%.cpp}").o"; }
+
+# Compiles the given sources whose object is missing or older, one compiler per core.
+compile() {
+  if [[ ! -f $pch ]]; then
+    echo '#include <torch/torch.h>' >"$out/torch.h"
+    clang++ "${flags[@]}" -x c++-header "$out/torch.h" -o "$pch.tmp" && mv "$pch.tmp" "$pch"
+  fi
+  local stale=() source object
+  for source in "$@"; do
+    object=$(object_of "$source")
+    [[ -f $object && ! $source -nt $object ]] || stale+=("$source")
+  done
+  local running=0
+  for source in "${stale[@]}"; do
+    echo "fuzz.sh: compiling $source"
+    clang++ "${flags[@]}" -include-pch "$pch" -c "$source" -o "$(object_of "$source")" &
+    running=$((running + 1))
+    if ((running >= $(nproc))); then wait -n; running=$((running - 1)); fi
+  done
+  while ((running > 0)); do wait -n; running=$((running - 1)); done
+}
+
+# Links build-fuzz/fuzz_TARGET when one of its objects is newer.
+link() {
+  target_sources "$1"
+  local binary="$out/fuzz_$1" objects=() source relink=0
+  for source in "${sources[@]}"; do objects+=("$(object_of "$source")"); done
+  [[ -x $binary ]] || relink=1
+  for object in "${objects[@]}"; do [[ $object -nt $binary ]] && relink=1; done
+  if ((relink)); then
+    clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu \
+      -lc10 "${libs[@]}"
+  fi
+}
+
 if [[ $target == all ]]; then
-  # Build every target first (they share objects), then fuzz one target per core at a time; each
-  # target's output is shown when it ends.
-  for t in "${targets[@]}"; do FUZZ_BUILD_ONLY=1 "$0" "$t" "$seconds"; done
+  # Every target's objects in one pool, then the links, then one target fuzzed per core at a time;
+  # each target's output is shown when it ends.
+  all_sources=()
+  for t in "${targets[@]}"; do target_sources "$t"; all_sources+=("${sources[@]}"); done
+  mapfile -t all_sources < <(printf '%s\n' "${all_sources[@]}" | sort -u)
+  compile "${all_sources[@]}"
+  for t in "${targets[@]}"; do link "$t"; done
   logs=$(mktemp -d)
   trap 'rm -rf "$logs"' EXIT
   running=()  # "pid:target"
@@ -37,59 +111,11 @@ if [[ $target == all ]]; then
   exit "$failed"
 fi
 
-# The sources each target needs besides its own file, and the libraries besides LibTorch.
-libs=()
-case $target in
-  safetensors) sources=(src/core/safetensors.cpp src/core/atomic_file.cpp) ;;
-  config) sources=(src/core/config_fields.cpp src/model/config.cpp) ;;
-  idx) sources=(src/data/idx.cpp) libs=(-lz) ;;
-  text) sources=(src/data/text_corpus.cpp src/core/atomic_file.cpp) ;;
-  run_json)
-    sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
-             src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp
-             src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp) ;;
-  hf)
-    sources=(src/model/hf_config.cpp src/model/config.cpp src/core/config_fields.cpp
-             src/data/hf_image_processor.cpp src/core/atomic_file.cpp) ;;
-  tokenizer)
-    sources=(src/data/tokenizer.cpp src/data/hf_tokenizers.cpp src/core/atomic_file.cpp)
-    libs=(-licuuc) ;;
-  image)
-    sources=(src/data/image_file.cpp) libs=(-lpng16 -ljpeg) ;;
-  *) echo "fuzz.sh: unknown target '$target' (${targets[*]} or all)" >&2; exit 2 ;;
-esac
-
-out=build-fuzz
-mkdir -p "$out/obj" "$out/corpus-$target"
-torch_include=(-isystem /usr/include/torch/csrc/api/include)
-flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-       -D_GLIBCXX_USE_CXX11_ABI=1 -DLAYERWISE_VERSION='"fuzz"' -DLAYERWISE_GIT='"fuzz"'
-       -Iinclude "${torch_include[@]}")
-objects=()
-compiling=()  # one compiler per core at a time
-for source in "fuzz/fuzz_$target.cpp" "${sources[@]}"; do
-  object="$out/obj/$(basename "${source%.cpp}").o"
-  if [[ ! -f $object || $source -nt $object ]]; then
-    echo "fuzz.sh: compiling $source"
-    clang++ "${flags[@]}" -c "$source" -o "$object" &
-    compiling+=($!)
-    if ((${#compiling[@]} >= $(nproc))); then
-      wait "${compiling[0]}"
-      compiling=("${compiling[@]:1}")
-    fi
-  fi
-  objects+=("$object")
-done
-for pid in "${compiling[@]}"; do wait "$pid"; done
+target_sources "$target"
+compile "${sources[@]}"
+link "$target"
 binary="$out/fuzz_$target"
-relink=0
-[[ -x $binary ]] || relink=1
-for object in "${objects[@]}"; do [[ $object -nt $binary ]] && relink=1; done
-if ((relink)); then
-  clang++ -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$binary" -ltorch -ltorch_cpu \
-    -lc10 "${libs[@]}"
-fi
-[[ -n ${FUZZ_BUILD_ONLY:-} ]] && exit 0
+mkdir -p "$out/corpus-$target"
 
 cp -n fuzz/corpus/"$target"/* "$out/corpus-$target"/ 2>/dev/null || true
 echo "fuzz.sh: fuzzing $target for $seconds s"
