@@ -40,6 +40,7 @@ Runner make_subcommand(CLI::App& app, AddOptions add_options, Run run) {
 /// Adds a subcommand and returns what runs it (flags are owned by the returned function).
 Runner add_compare(CLI::App& app);
 Runner add_example(CLI::App& app);
+Runner add_example_images(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_similarity(CLI::App& app);

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "layerwise/report/page_parts.h"
 #include "layerwise/workflow/hf_transfer.h"
 
 namespace layerwise::cli {
@@ -9,11 +10,13 @@ namespace {
 
 struct ExportFlags {
   std::string run_dir, out;
+  int64_t depth = 0;
+  CLI::Option* depth_option = nullptr;  // given or not: --depth 0 is refused, not "all"
 };
 
 void add_options(CLI::App& app, ExportFlags& f) {
   auto* cmd = app.add_subcommand(
-      "export", "Write a run's model as a Hugging Face checkpoint that transformers loads");
+      "export", "Write a run's model, or its first K layers, as a checkpoint to deploy");
   cmd->footer(
       "ViTs become ViTForImageClassification (DeiTForImageClassification with a distillation\n"
       "token), text encoders of BERT's form (--preset bert-*) BertForSequenceClassification,\n"
@@ -27,15 +30,36 @@ void add_options(CLI::App& app, ExportFlags& f) {
       "  print((model(ref['inputs']).logits - ref['logits']).abs().max())\n\n"
       "scripts/hf_roundtrip.py checks every folder that way. Text runs also get their\n"
       "tokenizer as layerwise_tokenizer.json (layerwise's format; its ids are the model's).\n"
-      "Multi-head runs, mean pooling and pre-LN text encoders have no transformers layout and\n"
-      "are refused.\n\n"
-      "Example:\n  layerwise export runs/aligned --out hf/aligned-vit");
+      "Multi-head runs, mean pooling and pre-LN text encoders have no transformers layout: OUT\n"
+      "is then a layerwise run folder (config.json, model.safetensors, trainer_state.json) that\n"
+      "eval, similarity, exit, report and train --init read.\n\n"
+      "Elastic depth: --depth K keeps the embeddings, blocks 1..K and the head that reads layer\n"
+      "K, a complete smaller model (num_hidden_layers / n_layer = K) whose logits are what\n"
+      "`layerwise eval` reports for layer K. The head is the last layer's final norm and\n"
+      "classifier, the one an aligned run shares across depths; for a multi-head run it is layer\n"
+      "K's own head (the exit heads of layers 1..K-1 stay). The report's layer-wise table gives\n"
+      "each depth's accuracy, parameters and FLOPs, to pick K for a memory or latency budget.\n"
+      "OUT/layerwise_export.json records the source run, the depth, parameters and FLOPs.\n\n"
+      "Examples:\n"
+      "  layerwise export runs/aligned --out hf/aligned-vit\n"
+      "  layerwise export runs/aligned --depth 6 --out vit-6");
   cmd->add_option("RUN", f.run_dir, "run folder")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--out,-o", f.out, "folder to create")->required();
+  f.depth_option =
+      cmd->add_option("--depth", f.depth,
+                      "keep the first K blocks, 1..L (default: all L), with the head of layer K");
 }
 
-int run(const ExportFlags& f, const GlobalFlags&) {
-  workflow::export_run(f.run_dir, f.out);
+int run(const ExportFlags& f, const GlobalFlags& global) {
+  workflow::ExportOptions options;
+  if (f.depth_option->count() > 0) options.depth = f.depth;
+  options.quiet = global.quiet;
+  const auto result = workflow::export_run(f.run_dir, f.out, options);
+  if (!global.quiet)
+    std::cerr << (result.hugging_face ? result.architecture : std::string("layerwise run"))
+              << ", layers 1.." << result.depth << " of " << result.source_layers << ", "
+              << report::format_si(double(result.parameters)) << " parameters, "
+              << report::format_si(result.flops) << " FLOPs / sample\n";
   std::cout << f.out << "\n";
   return 0;
 }

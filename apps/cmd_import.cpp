@@ -27,8 +27,10 @@ void add_options(CLI::App& app, ImportFlags& f) {
       "of BertForMaskedLM / BertForPreTraining) or GPT2Model / GPT2LMHeadModel, and writes a\n"
       "run folder that computes the same hidden states and logits. Then eval, similarity, exit,\n"
       "report and train --init take it like a run trained here.\n\n"
-      "Data: images are read from --dataset (fashion-mnist by default; the model must take its\n"
-      "image size and channels), normalized as HF_DIR/preprocessor_config.json says. Text runs\n"
+      "Data: images are read from --dataset (fashion-mnist by default, or a folder of PNG / JPEG\n"
+      "files) and made model-ready per batch as HF_DIR/preprocessor_config.json says (resize,\n"
+      "crop, normalization; grey images repeated to RGB), or resized to the model's size without\n"
+      "one; --resize / --crop override the size. Text runs\n"
       "copy the checkpoint's tokenizer (vocab.txt for BERT, vocab.json + merges.txt for GPT-2)\n"
       "and read --dataset (spam-assassin by default) with it: BERT classifies, GPT-2 models the\n"
       "language. A checkpoint without a classifier gets a fresh one (fine-tune it with\n"
@@ -46,10 +48,11 @@ void add_options(CLI::App& app, ImportFlags& f) {
   f.settings = std::make_unique<SettingFlags>(cmd, nlohmann::json{{"data", data::to_json(text)}});
   auto& s = *f.settings;
   s.add("--dataset", "data.dataset",
-        "fashion-mnist, idx; spam-assassin, jsonl, text (default: by model)")
+        "fashion-mnist, idx, folder; spam-assassin, jsonl, text (default: by model)")
       ->default_str("");
-  s.add("--data-dir", "data.dir", "idx: the folder; jsonl, text: the file");
+  s.add("--data-dir", "data.dir", "idx, folder: the folder; jsonl, text: the file");
   s.add("--classes", "data.classes", "images: these labels only, e.g. 0-4 (renumbered 0..)");
+  add_image_flags(s);
   s.add("--labels", "data.labels", "spam-assassin: binary or groups");
   s.add("--max-len", "data.max_len", "text: tokens per sequence (at most the model's)");
 }

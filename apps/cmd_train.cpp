@@ -128,13 +128,16 @@ void add_options(CLI::App& app, TrainFlags& f) {
   s.add_switch("--no-cuda-graphs", "train.cuda_graphs", false,
                "CUDA: run every step eagerly instead of replaying a captured graph");
   s.add("--dataset", "data.dataset",
-        "images: fashion-mnist, idx (an MNIST-format folder); text: spam-assassin, jsonl "
+        "images: fashion-mnist, idx (an MNIST-format folder), folder (PNG / JPEG files in class "
+        "folders); text: spam-assassin, jsonl "
         "({\"text\", \"label\"} per line), text (documents split by blank lines)");
   s.add("--data-dir", "data.dir",
-        "idx: folder of the IDX files; jsonl, text: the file; fashion-mnist, spam-assassin: "
+        "idx: folder of the IDX files; folder: DIR/train/<class>/*.png|jpg (DIR/val, DIR/test "
+        "optional) or DIR/<class>/...; jsonl, text: the file; fashion-mnist, spam-assassin: "
         "default = the installed copy");
   s.add("--classes", "data.classes",
         "images: train on these labels only, e.g. 0-4 or 5,6,7,8,9 (renumbered 0..)");
+  add_image_flags(s);
   s.add("--labels", "data.labels",
         "spam-assassin: binary (ham / spam) or groups (easy ham, hard ham, spam)");
   s.add_switch("--keep-headers", "data.strip_headers", false,

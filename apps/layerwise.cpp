@@ -33,8 +33,10 @@ int main(int argc, char** argv) {
       "  layerwise similarity runs/aligned   COS / CKA matrices of the trained model\n"
       "  layerwise exit runs/aligned         early exit with the one classifier: curves, speed-up\n"
       "  layerwise compare acts.safetensors  matrices from any activations you dumped\n"
+      "  layerwise train --dataset folder --data-dir DIR --image-size 64 ...  your own images\n"
       "  layerwise import HF_DIR --out RUN   a Hugging Face ViT/DeiT/BERT/GPT-2 as a run\n"
       "  layerwise export RUN --out HF_DIR   a run as a checkpoint transformers loads\n"
+      "  layerwise export RUN --depth K ...  its first K layers only, a smaller model\n"
       "Each subcommand has its own --help.");
   lw::cli::GlobalFlags global;
   app.add_option("--threads", global.threads, "CPU threads (default: all cores)")
@@ -42,11 +44,17 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet,-q", global.quiet, "no progress on stderr");
   app.set_version_flag("--version", lw::version_string());
   const std::vector<std::pair<std::string, lw::cli::Runner>> commands = {
-      {"demo", lw::cli::add_demo(app)},       {"train", lw::cli::add_train(app)},
-      {"eval", lw::cli::add_eval(app)},       {"similarity", lw::cli::add_similarity(app)},
-      {"exit", lw::cli::add_exit(app)},       {"compare", lw::cli::add_compare(app)},
-      {"example", lw::cli::add_example(app)}, {"report", lw::cli::add_report(app)},
-      {"import", lw::cli::add_import(app)},   {"export", lw::cli::add_export(app)}};
+      {"demo", lw::cli::add_demo(app)},
+      {"train", lw::cli::add_train(app)},
+      {"eval", lw::cli::add_eval(app)},
+      {"similarity", lw::cli::add_similarity(app)},
+      {"exit", lw::cli::add_exit(app)},
+      {"compare", lw::cli::add_compare(app)},
+      {"example", lw::cli::add_example(app)},
+      {"report", lw::cli::add_report(app)},
+      {"import", lw::cli::add_import(app)},
+      {"export", lw::cli::add_export(app)},
+      {"example-images", lw::cli::add_example_images(app)}};
 
   try {
     app.parse(argc, argv);

@@ -73,6 +73,25 @@ nlohmann::json SettingFlags::settings() const {
   return out;
 }
 
+void add_image_flags(SettingFlags& s) {
+  s.add("--image-size", "data.resize", "images: resized to S x S per batch (as --resize S,S)")
+      ->transform(CLI::Validator(
+          [](std::string& text) {
+            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+              return std::string("--image-size takes one whole number of pixels");
+            text += "," + text;
+            return std::string();
+          },
+          "S"));
+  s.add("--resize", "data.resize",
+        "images, per batch: S (the shorter edge to S, aspect kept) or H,W (exactly H x W)");
+  s.add("--crop", "data.crop", "images: center crop S or H,W after the resize");
+  s.add("--resample", "data.resample", "the resize's filter, as Pillow's: bilinear or bicubic");
+  s.add("--channels", "data.channels", "images: 1 (grey, by luma) or 3 (RGB); 0: as stored");
+  s.add_switch("--skip-bad-images", "data.skip_bad_images", true,
+               "folder: leave unreadable files out (counted in config.json) instead of stopping");
+}
+
 void SettingFlags::rethrow_with_flags(const Error& error) const {
   if (dynamic_cast<const EnvironmentError*>(&error))
     throw EnvironmentError(with_flags(error.what()));

@@ -55,4 +55,8 @@ class SettingFlags {
   std::vector<Flag> flags_;
 };
 
+/// The flags of the image pipeline (data.resize, crop, resample, channels, skip_bad_images) and
+/// --image-size S (data.resize S,S), shared by the commands that read image data.
+void add_image_flags(SettingFlags& flags);
+
 }  // namespace layerwise::cli

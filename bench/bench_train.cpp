@@ -55,6 +55,7 @@
 #include "layerwise/core/error.h"
 #include "layerwise/core/runtime.h"
 #include "layerwise/model/config.h"
+#include "layerwise/model/depth_cost.h"
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
 #include "layerwise/train/optimizer.h"
@@ -82,29 +83,6 @@ lw::model::ModelConfig bench_preset(const std::string& name) {
   LW_CHECK(std::find(names.begin(), names.end(), name) != names.end(), "--preset '", name,
            "' is not known; use tiny, small, medium, base or vit-b16");
   return lw::model::vit_preset(name);
-}
-
-// Forward-pass matrix-product FLOPs per image (2 per multiply-add); norms, softmax, GELU and the
-// loss are not counted. `head_calls`: how many times the classifier runs per image (standard 1;
-// aligned and multihead L, one per layer).
-struct FlopCount {
-  double patch_embed = 0, qkv = 0, scores = 0, values = 0, out_proj = 0, mlp = 0, heads = 0;
-  double forward() const { return patch_embed + qkv + scores + values + out_proj + mlp + heads; }
-};
-
-FlopCount count_flops(const lw::model::ModelConfig& c, int64_t head_calls) {
-  const double d = double(c.block.d_model), f = double(c.block.d_ff), L = double(c.n_layers);
-  const double np = double(c.n_patches()), t = double(c.n_prefix_tokens() + c.n_patches());
-  const double patch = double(c.in_channels * c.patch_size * c.patch_size);
-  FlopCount n;
-  n.patch_embed = 2 * np * patch * d;
-  n.qkv = L * 2 * t * d * 3 * d;
-  n.scores = L * 2 * t * t * d;  // q k^T over all heads
-  n.values = L * 2 * t * t * d;  // softmax(.) v
-  n.out_proj = L * 2 * t * d * d;
-  n.mlp = L * 2 * 2 * t * d * f;
-  n.heads = double(head_calls) * 2 * d * double(c.n_classes);
-  return n;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -249,10 +227,11 @@ nlohmann::json bench_one(const lw::model::ModelConfig& base, const std::string& 
   LW_CHECK(std::isfinite(loss), "bench_train: the loss is ", loss, " after ", i, " steps");
 
   const int64_t head_calls = objective == lw::train::Objective::standard ? 1 : config.n_layers;
-  const auto flops = count_flops(config, head_calls);
+  // Forward-pass matrix-product FLOPs per image (model/depth_cost.h says what is counted).
+  const auto flops = lw::model::forward_flops(config, config.n_layers, 0, head_calls);
   const double ms = median(window_ms);
   const double images_per_second = double(batch) / (ms / 1000);
-  const double train_flops = 3 * flops.forward();
+  const double train_flops = 3 * flops.total();
   std::string torch_version = "unknown";
 #ifdef TORCH_VERSION
   torch_version = TORCH_VERSION;
@@ -292,10 +271,10 @@ nlohmann::json bench_one(const lw::model::ModelConfig& base, const std::string& 
           {"ms_per_step_min", *std::min_element(window_ms.begin(), window_ms.end())},
           {"ms_per_step_max", *std::max_element(window_ms.begin(), window_ms.end())},
           {"images_per_second", images_per_second},
-          {"flops_per_image_forward", flops.forward()},
+          {"flops_per_image_forward", flops.total()},
           {"flops_per_image_train", train_flops},
           {"flops_forward_parts",
-           {{"patch_embed", flops.patch_embed},
+           {{"patch_embed", flops.embed},
             {"qkv", flops.qkv},
             {"attn_scores", flops.scores},
             {"attn_values", flops.values},

@@ -21,7 +21,7 @@ target_sources() {
     safetensors) sources=(src/core/safetensors.cpp src/core/atomic_file.cpp) ;;
     config) sources=(src/core/config_fields.cpp src/model/config.cpp) ;;
     idx) sources=(src/data/idx.cpp) libs=(-lz) ;;
-    text) sources=(src/data/text_corpus.cpp src/core/atomic_file.cpp) ;;
+    text) sources=(src/data/text_corpus.cpp src/data/stratified_split.cpp src/core/atomic_file.cpp) ;;
     run_json)
       sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
                src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp

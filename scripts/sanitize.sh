@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 slow='CrashConsistency.*:Cli.TrainEvalSimilarityOnARealRun:Cli.ExitWritesCurvesCalibrationAndTiming'
 slow+=':Cli.TextEncoderAndDecoderEndToEnd:Report.FromRealRunsDrawnInHeadlessChromium'
-slow+=':Training.ShortRealRunLearns'
+slow+=':Training.ShortRealRunLearns:ImageFolder.ExampleImagesTrainEvaluateAndReportThroughTheCli'
 slow+=':DistributedTraining.*:DistributedEval.*:DistributedSimilarity.*'  # CLI worker processes
 filter=${1:--$slow}
 

@@ -20,10 +20,11 @@ ALLOWED = {
     "data": {"core"},
     "model": {"core"},
     "analysis": {"core"},  # functions of tensors only
-    "inference": {"core", "model", "analysis"},
+    "inference": {"core", "data", "model", "analysis"},  # data: the inputs it reads in batches
     "train": {"core", "data", "model", "analysis", "inference", "distributed"},
     "exit": {"core", "model", "inference", "analysis"},
-    "report": {"core", "analysis"},  # reads result files, never models
+    # reads result files, never models; model/ for configurations and their costs (depth_cost.h)
+    "report": {"core", "analysis", "model"},
     "workflow": {"core", "data", "model", "analysis", "inference", "train", "exit", "report",
                  "distributed"},
     "distributed": {"core"},  # c10d groups, launcher, gradient all-reduce

@@ -127,9 +127,9 @@ TEST(TaskData, SplitsAreDisjointNormalizedAndReproducible) {
   EXPECT_EQ(task.val.labels.numel(), 6000);
   EXPECT_NEAR(config.mean, ld::kFashionMnistMean, 0.002);
   EXPECT_NEAR(config.std, ld::kFashionMnistStd, 0.002);
-  EXPECT_NEAR(task.train.inputs.mean().item<double>(), 0.0, 1e-3);
+  EXPECT_NEAR(task.train.inputs.tensor().mean().item<double>(), 0.0, 1e-3);
   const auto val = ld::load_split(config, "val");
-  EXPECT_TRUE(val.inputs.equal(task.val.inputs));
+  EXPECT_TRUE(val.inputs.tensor().equal(task.val.inputs.tensor()));
   const auto test = ld::load_split(config, "test");
   EXPECT_EQ(test.labels.numel(), 10000);
   EXPECT_NE(error_message([&] { ld::load_split(config, "holdout"); }).find("'holdout'"),

@@ -285,7 +285,7 @@ TEST(HfCheckpoint, BertPresetRoundTripsThroughTheLayout) {
 
 TEST(HfImageProcessor, MatchesTheProcessorWithinOneGreyLevel) {
   const auto p = lw::data::read_hf_image_processor(hf_fixture("vit"));
-  EXPECT_EQ(p.height, 28);
+  EXPECT_EQ(p.size, (std::vector<int64_t>{28, 28}));
   const auto expected = lw::read_safetensors(hf_fixture("vit/preprocess.safetensors"));
   const auto image = expected.at("image").permute({2, 0, 1}).unsqueeze(0);  // (1, 1, 32, 32)
   const auto ours = lw::data::preprocess_images(p, image);
@@ -352,8 +352,10 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   auto r = run_cli("-q import " + hf_fixture("vit") + " --out " + dir + "/run");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto config = lw::testing::read_json(dir + "/run/config.json");
-  EXPECT_DOUBLE_EQ(config["data"]["mean"].get<double>(), 0.5);  // preprocessor_config.json
-  EXPECT_DOUBLE_EQ(config["data"]["std"].get<double>(), 0.25);
+  // preprocessor_config.json: the size and normalization the checkpoint's processor applies
+  EXPECT_EQ(config["data"]["channel_mean"], nlohmann::json({0.5}));
+  EXPECT_EQ(config["data"]["channel_std"], nlohmann::json({0.25}));
+  EXPECT_EQ(config["data"]["resize"], nlohmann::json({28, 28}));
   r = run_cli("-q eval " + dir + "/run --samples 64");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(lw::testing::read_json(dir + "/run/eval.json")["accuracy"].size(), 3u);
@@ -381,7 +383,7 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   const auto ft = lw::testing::read_json(dir + "/ft/config.json");
   EXPECT_EQ(ft["model"]["n_classes"], 5);
   EXPECT_EQ(ft["train"]["init"], dir + "/run");
-  EXPECT_DOUBLE_EQ(ft["data"]["std"].get<double>(), 0.25);  // normalized as the model was trained
+  EXPECT_EQ(ft["data"]["channel_std"], nlohmann::json({0.25}));  // as the model was trained
   r = run_cli("-q export " + dir + "/ft --out " + dir + "/hf");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto exported = lw::testing::read_json(dir + "/hf/config.json");

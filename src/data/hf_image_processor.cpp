@@ -8,6 +8,8 @@
 
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
+#include "layerwise/data/image_pipeline.h"
+#include "layerwise/data/task_data.h"
 
 namespace layerwise::data {
 
@@ -28,32 +30,19 @@ int64_t integer(const nlohmann::json& value, const std::string& where) {
   return value.get<int64_t>();
 }
 
-// Pillow's fixed point for 8-bit resampling: weights scaled by 2^22 and rounded to integers.
-constexpr int kPrecisionBits = 32 - 8 - 2;
-
-// Pillow's bilinear (triangle) filter for resizing `in` samples to `out`, with antialiasing when
-// shrinking: (out, in) float64 holding the integer weights of each output sample.
-torch::Tensor pil_weights(int64_t in, int64_t out) {
-  const double scale = double(in) / double(out), filter_scale = std::max(scale, 1.0);
-  const double support = filter_scale;  // the triangle's support 1, widened when shrinking
-  std::vector<double> weights(size_t(out * in), 0.0);
-  for (int64_t i = 0; i < out; ++i) {
-    const double center = (double(i) + 0.5) * scale;
-    const auto first = std::max<int64_t>(int64_t(center - support + 0.5), 0);
-    const auto end = std::min<int64_t>(int64_t(center + support + 0.5), in);
-    std::vector<double> k;
-    double total = 0;
-    for (int64_t x = first; x < end; ++x) {
-      const double t = std::abs((double(x) - center + 0.5) * (1.0 / filter_scale));
-      k.push_back(t < 1 ? 1 - t : 0);
-      total += k.back();
-    }
-    for (size_t j = 0; j < k.size(); ++j) {
-      const double w = total != 0 ? k[j] / total : 0;
-      weights[size_t(i * in + first) + j] = std::trunc(w * double(1 << kPrecisionBits) + 0.5);
-    }
+// "size" / "crop_size": an integer (square), {"height", "width"} or {"shortest_edge"}.
+std::vector<int64_t> image_size(const nlohmann::json& size, const std::string& where,
+                                bool shortest_edge_allowed) {
+  if (size.is_number()) {
+    const int64_t s = integer(size, where);
+    return {s, s};
   }
-  return torch::tensor(weights, torch::kFloat64).view({out, in});
+  LW_CHECK(size.is_object(), where, " must be an integer or an object, got ", size.dump());
+  if (size.contains("height") && size.contains("width"))
+    return {integer(size["height"], where + ".height"), integer(size["width"], where + ".width")};
+  LW_CHECK(shortest_edge_allowed && size.contains("shortest_edge"), where,
+           " needs height and width", shortest_edge_allowed ? " or shortest_edge" : "");
+  return {integer(size["shortest_edge"], where + ".shortest_edge")};
 }
 
 }  // namespace
@@ -66,21 +55,15 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
   try {
     const auto j = nlohmann::json::parse(read_file(path));
     p.do_resize = j.value("do_resize", p.do_resize);
-    if (j.contains("size")) {
-      const auto& size = j["size"];
-      if (size.is_number()) {
-        p.height = p.width = integer(size, path + ": size");
-      } else if (size.contains("height") && size.contains("width")) {
-        p.height = integer(size["height"], path + ": size.height");
-        p.width = integer(size["width"], path + ": size.width");
-      } else {
-        p.unsupported = "size without height and width (shortest_edge)";
-      }
-    }
+    if (j.contains("size")) p.size = image_size(j["size"], path + ": size", true);
     const int64_t resample =
         j.contains("resample") ? integer(j["resample"], path + ": resample") : 2;
-    if (resample != 2) p.unsupported = str_cat("resample ", resample, " (only 2, bilinear)");
-    if (j.value("do_center_crop", false)) p.unsupported = "do_center_crop";
+    LW_CHECK(resample == 2 || resample == 3, path, ": resample ", resample,
+             " is not supported (2, bilinear, and 3, bicubic, are)");
+    p.resample = resample == 3 ? ResizeFilter::bicubic : ResizeFilter::bilinear;
+    p.do_center_crop = j.value("do_center_crop", p.do_center_crop);
+    if (j.contains("crop_size"))
+      p.crop_size = image_size(j["crop_size"], path + ": crop_size", false);
     p.do_rescale = j.value("do_rescale", p.do_rescale);
     p.rescale_factor = j.value("rescale_factor", p.rescale_factor);
     p.do_normalize = j.value("do_normalize", p.do_normalize);
@@ -89,53 +72,45 @@ HfImageProcessor read_hf_image_processor(const std::string& path_or_dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(path, ": ", e.what()));
   }
-  LW_CHECK(p.height >= 1 && p.width >= 1, path, ": size must be positive");
+  for (const auto* size : {&p.size, &p.crop_size})
+    for (const int64_t s : *size)
+      LW_CHECK(s >= 1 && s <= 16384, path, ": sizes must be in 1..16384, got ", s);
   LW_CHECK(p.mean.size() == p.std.size(), path, ": image_mean and image_std differ in length");
   for (double s : p.std) LW_CHECK(s > 0, path, ": image_std must be positive");
+  LW_CHECK(!p.do_rescale || p.rescale_factor > 0, path, ": rescale_factor must be positive");
   return p;
 }
 
-std::pair<double, double> pipeline_normalization(const HfImageProcessor& p,
-                                                 const std::string& source) {
-  for (size_t c = 1; c < p.mean.size(); ++c)
-    LW_CHECK(p.mean[c] == p.mean[0] && p.std[c] == p.std[0], source,
-             ": per-channel normalization differs between channels; the data pipeline applies one");
-  LW_CHECK(std::abs(p.rescale_factor - 1.0 / 255.0) < 1e-9, source,
-           ": rescale_factor must be 1/255");
-  if (!p.do_normalize) return {0.0, 1.0};
-  return {p.mean[0], p.std[0]};
+void apply_image_processor(const HfImageProcessor& p, int64_t channels, DataConfig& c) {
+  c.resize = p.do_resize ? p.size : std::vector<int64_t>{};
+  c.resample = p.resample;
+  c.crop = p.do_center_crop ? p.crop_size : std::vector<int64_t>{};
+  c.channels = channels;
+  // The processor computes (x r - m) / s on pixels x in 0..255 (r = rescale_factor, or 1
+  // without rescaling; m = 0, s = 1 without normalizing); the pipeline (x / 255 - M) / S, so
+  // M = m / (255 r) and S = s / (255 r).
+  const double r = p.do_rescale ? p.rescale_factor : 1.0;
+  // 255 r, exactly 1 for the usual rescale_factor of 1/255 (whose double is not exactly 1/255).
+  const double scale = std::abs(255 * r - 1) < 1e-9 ? 1.0 : 255 * r;
+  c.channel_mean.clear();
+  c.channel_std.clear();
+  for (size_t i = 0; i < (p.do_normalize ? p.mean.size() : 1); ++i) {
+    c.channel_mean.push_back(p.do_normalize ? p.mean[i] / scale : 0.0);
+    c.channel_std.push_back((p.do_normalize ? p.std[i] : 1.0) / scale);
+  }
 }
 
 torch::Tensor preprocess_images(const HfImageProcessor& p, const torch::Tensor& images) {
-  LW_CHECK(p.unsupported.empty(), "preprocess: the processor's ", p.unsupported,
-           " is not supported");
   LW_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
            "preprocess: expected uint8 images (N, C, H, W), got ", images.sizes(), " ",
            images.scalar_type());
-  const int64_t channels = int64_t(p.mean.size());
-  auto x = images.to(torch::kFloat64);  // (N, C, H, W) in 0..255; float64: exact halves round up
-  if (x.size(1) == 1 && channels > 1) x = x.expand({-1, channels, -1, -1});
-  LW_CHECK(!p.do_normalize || x.size(1) == channels, "preprocess: images have ", x.size(1),
-           " channels, the processor normalizes ", channels);
-  if (p.do_resize && (x.size(2) != p.height || x.size(3) != p.width)) {
-    // PIL: rows, then columns, each pass rounded to 8 bits. Sums of 8-bit pixels times 22-bit
-    // integer weights are exact in float64.
-    const double one = double(1 << kPrecisionBits), half = one / 2;
-    auto to_8bit = [&](const torch::Tensor& sums) {
-      return sums.add(half).div(one).floor().clamp(0, 255);
-    };
-    const auto rows = pil_weights(x.size(3), p.width);      // (W', W)
-    const auto columns = pil_weights(x.size(2), p.height);  // (H', H)
-    x = to_8bit(torch::matmul(x, rows.t()));                // (N, C, H, W')
-    x = to_8bit(torch::matmul(columns, x));                 // (N, C, H', W')
-  }
-  if (p.do_rescale) x = x * p.rescale_factor;
-  if (p.do_normalize) {
-    const auto mean = torch::tensor(p.mean, torch::kFloat64).view({1, -1, 1, 1});
-    const auto std = torch::tensor(p.std, torch::kFloat64).view({1, -1, 1, 1});
-    x = (x - mean) / std;
-  }
-  return x.to(torch::kFloat32).contiguous();  // (N, C', height, width)
+  DataConfig config;
+  apply_image_processor(p, std::max<int64_t>(int64_t(p.mean.size()), images.size(1)), config);
+  const auto pipeline = image_pipeline(config, images.size(1));
+  std::vector<torch::Tensor> prepared;  // (H', W', C) each
+  for (int64_t i = 0; i < images.size(0); ++i)
+    prepared.push_back(prepare_pixels(images[i].permute({1, 2, 0}), pipeline));
+  return normalize_pixels(torch::stack(prepared), pipeline);  // (N, C, H', W')
 }
 
 }  // namespace layerwise::data

@@ -146,50 +146,12 @@ void assign_integer_labels(const std::vector<JsonlRecord>& records, TextCorpus& 
   for (int64_t id = 0; id < n_classes; ++id) corpus.class_names.push_back(std::to_string(id));
 }
 
-// Splitmix64 (Steele, Lea, Flood 2014): a fixed, portable generator, unlike std::shuffle and the
-// std distributions whose output differs between standard libraries.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n), n > 0, by rejection: no modulo bias.
-  uint64_t below(uint64_t n) {
-    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-    for (;;) {
-      const uint64_t r = next();
-      if (r >= threshold) return r % n;
-    }
-  }
-
- private:
-  uint64_t state_;
-};
-
-// Fisher-Yates with a generator seeded from (seed, stream): each class shuffles independently.
-void seeded_shuffle(std::vector<int64_t>& items, uint64_t seed, uint64_t stream) {
-  SplitMix64 rng(SplitMix64(seed ^ (stream * 0xd1b54a32d192ed03ULL)).next());
-  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng.below(i)]);
-}
-
 void check_corpus(const TextCorpus& c) {
   LW_CHECK(c.labels.empty() || c.labels.size() == c.texts.size(), "corpus has ", c.texts.size(),
            " texts but ", c.labels.size(), " labels");
   for (const int64_t label : c.labels)
     LW_CHECK(label >= 0 && (c.class_names.empty() || label < int64_t(c.class_names.size())),
              "corpus label ", label, " is out of range for ", c.class_names.size(), " classes");
-}
-
-// Documents by label, in corpus order; one group of all documents when unlabelled.
-std::map<int64_t, std::vector<int64_t>> documents_by_label(const TextCorpus& c) {
-  std::map<int64_t, std::vector<int64_t>> groups;
-  for (size_t i = 0; i < c.texts.size(); ++i)
-    groups[c.labels.empty() ? 0 : c.labels[i]].push_back(static_cast<int64_t>(i));
-  return groups;
 }
 
 }  // namespace
@@ -278,34 +240,9 @@ TextCorpus load_text_file(const std::string& path) {
 
 SplitIndex split_indices(const TextCorpus& corpus, double val_fraction, double test_fraction,
                          uint64_t seed) {
-  // Written so that NaN fails too.
-  LW_CHECK(val_fraction >= 0 && val_fraction < 1, "validation fraction must be in [0, 1), got ",
-           val_fraction);
-  LW_CHECK(test_fraction >= 0 && test_fraction < 1, "test fraction must be in [0, 1), got ",
-           test_fraction);
-  LW_CHECK(val_fraction + test_fraction < 1, "validation + test fractions must be below 1, got ",
-           val_fraction, " + ", test_fraction);
   check_corpus(corpus);
-  SplitIndex split;
-  for (auto& [label, docs] : documents_by_label(corpus)) {
-    const auto n = static_cast<int64_t>(docs.size());
-    const int64_t n_test = std::min(n - 1, static_cast<int64_t>(std::llround(test_fraction * n)));
-    const int64_t n_val =
-        std::min(n - 1 - n_test, static_cast<int64_t>(std::llround(val_fraction * n)));
-    seeded_shuffle(docs, seed, static_cast<uint64_t>(label));
-    split.test.insert(split.test.end(), docs.begin(), docs.begin() + n_test);
-    split.val.insert(split.val.end(), docs.begin() + n_test, docs.begin() + n_test + n_val);
-    split.train.insert(split.train.end(), docs.begin() + n_test + n_val, docs.end());
-  }
-  // Each part in a seeded order that mixes the classes, so that its first N documents
-  // (--train-limit,
-  // --samples) are a fair sample rather than one group of the corpus.
-  uint64_t stream = uint64_t(1) << 32;
-  for (auto* part : {&split.train, &split.val, &split.test}) {
-    std::sort(part->begin(), part->end());
-    seeded_shuffle(*part, seed, stream++);
-  }
-  return split;
+  return stratified_split(corpus.labels, int64_t(corpus.texts.size()), val_fraction, test_fraction,
+                          seed);
 }
 
 TextCorpus subset(const TextCorpus& corpus, const std::vector<int64_t>& index) {

@@ -95,8 +95,8 @@ Examples encode_split(const DataConfig& c, const TextCodec& codec, const TextCor
 }
 
 Examples first(Examples examples, int64_t limit) {
-  if (limit > 0 && limit < examples.inputs.size(0)) {
-    examples.inputs = examples.inputs.slice(0, 0, limit);
+  if (limit > 0 && limit < examples.inputs.size()) {
+    examples.inputs = examples.inputs.slice(0, limit);
     examples.labels = examples.labels.slice(0, 0, limit);
   }
   return examples;
@@ -119,7 +119,7 @@ TaskData load_text_task(const DataConfig& c, const std::string& run_dir) {
     task.n_classes = int64_t(train.class_names.size());
     task.class_names = train.class_names;
   }
-  task.input_shape = {task.train.inputs.size(1)};
+  task.input_shape = task.train.inputs.sample_shape();
   return task;
 }
 

@@ -2,6 +2,7 @@
 
 #include "layerwise/core/error.h"
 #include "layerwise/core/progress.h"
+#include "layerwise/data/batch_stream.h"
 
 namespace layerwise::inference {
 
@@ -30,23 +31,24 @@ std::string layer_pool_name(const LayerPool& pool) {
   return pool ? enum_name(*pool) : "model";
 }
 
-analysis::Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
+analysis::Layers extract_layers(model::LayeredModel& model, const data::Inputs& inputs,
                                 const LayerPool& pool, const InferenceOptions& options) {
-  LW_CHECK(inputs.size(0) > 0, "extract_layers: no samples");
+  const int64_t n = inputs.size();
+  LW_CHECK(n > 0, "extract_layers: no samples");
   InferenceScope scope(model, options);
   std::vector<std::vector<torch::Tensor>> parts(model.n_layers() + 1);
   Progress progress(options.progress.empty());
-  for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
-    const int64_t end = std::min(inputs.size(0), start + options.batch_size);
-    progress.items(options.progress, start, inputs.size(0));
-    const auto x = inputs.slice(0, start, end).to(options.device);
+  data::BatchStream batches(inputs, options.batch_size, options.device);
+  for (data::BatchStream::Batch batch; batches.next(batch);) {
+    progress.items(options.progress, batch.begin, n);
+    const auto& x = batch.inputs;
     const auto mask = model.token_mask(x);
     const auto hidden = model.forward_layers(x);
     for (size_t l = 0; l < hidden.size(); ++l)
       parts[l].push_back(
           pool_hidden(model, hidden[l], mask, pool).to(torch::kCPU, torch::kFloat32));
   }
-  progress.items(options.progress, inputs.size(0), inputs.size(0));
+  progress.items(options.progress, n, n);
   analysis::Layers layers;
   for (auto& part : parts) layers.push_back(torch::cat(part));  // (N, D)
   return layers;

@@ -4,6 +4,7 @@
 
 #include "layerwise/core/error.h"
 #include "layerwise/core/progress.h"
+#include "layerwise/data/batch_stream.h"
 
 namespace layerwise::inference {
 
@@ -11,30 +12,31 @@ namespace {
 
 // Rows per forward pass: per-token models score every position, so their batches hold about
 // as many positions as options.batch_size * 4 (the (L, positions, vocabulary) logits dominate).
-int64_t rows_per_batch(model::LayeredModel& model, const torch::Tensor& inputs,
+int64_t rows_per_batch(model::LayeredModel& model, const data::Inputs& inputs,
                        const InferenceOptions& options) {
-  if (!model.per_token() || inputs.dim() < 2) return options.batch_size;
-  return std::max<int64_t>(1, options.batch_size * 4 / inputs.size(1));
+  const auto shape = inputs.sample_shape();  // (T) for token ids
+  if (!model.per_token() || shape.empty()) return options.batch_size;
+  return std::max<int64_t>(1, options.batch_size * 4 / shape[0]);
 }
 
 }  // namespace
 
-analysis::LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor& inputs,
+analysis::LayerPredictions predict_layers(model::LayeredModel& model, const data::Inputs& inputs,
                                           const torch::Tensor& labels, HeadChoice heads,
                                           const InferenceOptions& options) {
-  LW_CHECK(inputs.size(0) == labels.size(0), "evaluation: ", inputs.size(0), " inputs but ",
-           labels.size(0), " labels");
-  LW_CHECK(inputs.size(0) > 0, "evaluation: no samples");
+  const int64_t n = inputs.size();
+  LW_CHECK(n == labels.size(0), "evaluation: ", n, " inputs but ", labels.size(0), " labels");
+  LW_CHECK(n > 0, "evaluation: no samples");
   InferenceScope scope(model, options);
   const int64_t n_layers = model.n_layers();
   const int64_t rows = rows_per_batch(model, inputs, options);
   std::vector<torch::Tensor> predictions, confidence, entropy, loss, cos_to_last, scored_labels;
   Progress progress(options.progress.empty());
-  for (int64_t start = 0; start < inputs.size(0); start += rows) {
-    const int64_t end = std::min(inputs.size(0), start + rows);
-    progress.items(options.progress, start, inputs.size(0));
-    const auto x = inputs.slice(0, start, end).to(options.device);
-    auto y = labels.slice(0, start, end).to(options.device);  // (B) or per token (B, T)
+  data::BatchStream batches(inputs, rows, options.device);
+  for (data::BatchStream::Batch batch; batches.next(batch);) {
+    progress.items(options.progress, batch.begin, n);
+    const auto& x = batch.inputs;
+    auto y = labels.slice(0, batch.begin, batch.end).to(options.device);  // (B) or per token (B, T)
     const auto mask = model.token_mask(x);
     const auto hidden = model.forward_layers(x);
     // Items: one per sample, or every scored position of per-token models.
@@ -67,7 +69,7 @@ analysis::LayerPredictions predict_layers(model::LayeredModel& model, const torc
     cos_to_last.push_back(torch::cosine_similarity(z, last, -1, 1e-12).cpu());  // (L, B)
     scored_labels.push_back(y.to(torch::kCPU, torch::kInt64));
   }
-  progress.items(options.progress, inputs.size(0), inputs.size(0));
+  progress.items(options.progress, n, n);
   return {torch::cat(predictions, 1), torch::cat(confidence, 1),  torch::cat(entropy, 1),
           torch::cat(loss, 1),        torch::cat(cos_to_last, 1), torch::cat(scored_labels)};
 }

@@ -286,7 +286,7 @@ HfFamily hf_family_for_export(const ModelConfig& c) {
   const auto& b = c.block;
   LW_CHECK(c.heads == HeadMode::shared,
            "export: a multi-head model's per-layer exit heads have no place in transformers' "
-           "layouts; export a standard or aligned model");
+           "layouts");
   if (c.arch == Arch::vit) {
     LW_CHECK(b.pre_norm && c.head_input == HeadInput::norm && c.pool == Pooling::cls,
              "export: transformers' ViT reads the class token through the final LayerNorm of a "

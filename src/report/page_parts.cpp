@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
 
 #include "layerwise/report/svg.h"
@@ -17,6 +18,19 @@ std::string format_number(double value, int digits) {
   char buffer[40];
   std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
   return buffer;
+}
+
+std::string format_si(double value) {
+  if (!std::isfinite(value)) return "n/a";
+  static const char* const kSuffixes[] = {"", " k", " M", " G", " T", " P"};
+  size_t power = 0;
+  while (std::fabs(value) >= 999.5 && power + 1 < std::size(kSuffixes)) {  // 999.5 prints 1000
+    value /= 1000;
+    ++power;
+  }
+  const double a = std::fabs(value);
+  const int digits = (power == 0 && a == std::floor(a)) || a >= 99.95 ? 0 : a >= 9.995 ? 1 : 2;
+  return format_number(value, digits) + kSuffixes[power];
 }
 
 std::string percent(const json& value) {

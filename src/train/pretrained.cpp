@@ -53,18 +53,24 @@ void copy_tokenizer_files(const std::string& path, const std::string& run_dir) {
     if (file_exists(from.file(name))) write_file_atomic(to.file(name), read_file(from.file(name)));
 }
 
-bool pretrained_normalization(const std::string& path, double& mean, double& std) {
-  if (pretrained_model_config(path).is_text()) return false;
+bool pretrained_image_pipeline(const std::string& path, data::DataConfig& data) {
+  const auto model = pretrained_model_config(path);
+  if (model.is_text()) return false;
   if (is_run_dir(path)) {
-    const auto data = read_run_config(path).data;
-    if (data.std <= 0) return false;
-    mean = data.mean;
-    std = data.std;
+    const auto trained = read_run_config(path).data;
+    if (trained.std <= 0 && trained.channel_std.empty()) return false;
+    data.mean = trained.mean;
+    data.std = trained.std;
+    data.resize = trained.resize;
+    data.crop = trained.crop;
+    data.resample = trained.resample;
+    data.channels = trained.channels;
+    data.channel_mean = trained.channel_mean;
+    data.channel_std = trained.channel_std;
     return true;
   }
   if (!file_exists(path + "/preprocessor_config.json")) return false;
-  std::tie(mean, std) = data::pipeline_normalization(data::read_hf_image_processor(path),
-                                                     path + "/preprocessor_config.json");
+  data::apply_image_processor(data::read_hf_image_processor(path), model.in_channels, data);
   return true;
 }
 

@@ -95,9 +95,10 @@ void start_from_init(const RunConfigSources& s, RunConfig& c) {
                " cannot change the architecture of the train.init model '", s.init, "'");
   c.model = pretrained_model_config(s.init);
   c.train.init = std::filesystem::absolute(s.init).lexically_normal().string();  // resumable
-  // Pixels normalized as the model was trained, unless the file set them.
-  if (c.data.mean == 0 && c.data.std == 0)
-    pretrained_normalization(s.init, c.data.mean, c.data.std);
+  // Images made model-ready as the model was trained, unless the settings say how.
+  const auto& d = c.data;
+  if (d.mean == 0 && d.std == 0 && d.channel_std.empty() && d.resize.empty() && d.crop.empty())
+    pretrained_image_pipeline(s.init, c.data);
 }
 
 // Text models read text: spam-assassin unless a text dataset is set, the task their architecture

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iomanip>
 #include <sstream>
 
@@ -80,8 +81,9 @@ class MetricsLog {
 // keeps what it was built with (older runs may hold more classes than their data).
 void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, Augment augment,
                        const data::TaskData& task, bool pretrained, bool resuming) {
-  LW_CHECK(m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
-           m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist or idx");
+  LW_CHECK(
+      m.is_text() == d.is_text(), "model ", m.arch, " cannot read dataset ", d.dataset,
+      m.is_text() ? ": use spam-assassin, jsonl or text" : ": use fashion-mnist, idx or folder");
   const bool lm = d.task == data::Task::lm;
   if (m.is_text()) {
     LW_CHECK(augment == Augment::none, "train.augment ", augment,
@@ -93,6 +95,19 @@ void fit_model_to_data(model::ModelConfig& m, const data::DataConfig& d, Augment
     LW_CHECK(!pretrained || task.vocab_size <= m.vocab_size, "the tokenizer has ", task.vocab_size,
              " ids, the pretrained model's vocabulary ", m.vocab_size);
     if (!pretrained) m.vocab_size = task.vocab_size;  // a checkpoint's may be padded
+  }
+  if (!m.is_text()) {  // a new model takes the images' shape; a pretrained one must read them
+    const auto& shape = task.input_shape;  // (C, H, W)
+    LW_CHECK(shape[1] == shape[2], "a ViT reads square images; the data gives ", shape[1], " x ",
+             shape[2], " (make them square with data.resize h,w or data.crop)");
+    if (!pretrained && !resuming) {
+      m.in_channels = shape[0];
+      m.image_size = shape[1];
+    }
+    LW_CHECK(m.in_channels == shape[0] && m.image_size == shape[1], "the model reads ",
+             m.in_channels, " x ", m.image_size, " x ", m.image_size, " images; the data gives ",
+             shape[0], " x ", shape[1], " x ", shape[2], " (data.resize, data.crop and ",
+             "data.channels set the size)");
   }
   const int64_t classes = lm ? m.vocab_size : task.n_classes;
   if (!resuming) m.n_classes = classes;
@@ -114,22 +129,29 @@ class Trainer {
     validate(t);
     progress_.message(str_cat("loading ", config_.data.dataset,
                               config_.data.is_text() ? " (and its tokenizer)" : ""));
-    task_ = data::load_task(config_.data, run_dir_.path());
+    task_ = data::load_task(config_.data, run_dir_.path(), options_.quiet || !is_main());
     fit_model_to_data(config_.model, config_.data, t.augment, task_, !t.init.empty(), resuming);
     torch::manual_seed(t.seed);
     model_ = model::make_model(config_.model);
     if (!t.init.empty() && !resuming) start_from_pretrained();  // resume: the checkpoint
     model_->to(device_);
-    train_x_ = task_.train.inputs.to(device_);
+    // Model-ready inputs live on the device for the whole run; stored images are made
+    // model-ready one batch at a time.
+    train_x_ = task_.train.inputs.per_batch()
+                   ? task_.train.inputs
+                   : data::Inputs(task_.train.inputs.tensor().to(device_));
     train_y_ = task_.train.labels.to(device_);
     step_settings_ = step_settings(t, config_.model.n_layers, device_);
     step_settings_.comm = comm_;
-    steps_per_epoch_ = (train_x_.size(0) + t.batch_size - 1) / t.batch_size;
-    if (comm_) check_batches_divide(train_x_.size(0));
+    steps_per_epoch_ = (train_x_.size() + t.batch_size - 1) / t.batch_size;
+    if (comm_) check_batches_divide(train_x_.size());
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
     optimizer_ = std::make_unique<AdamW>(named_parameters(*model_), adamw_config(t));
-    if (!config_.data.is_text()) fill_ = (0.0 - config_.data.mean) / config_.data.std;
+    if (!config_.data.is_text()) {  // black, normalized (the first channel's, if they differ)
+      const auto& d = config_.data;
+      fill_ = d.channel_std.empty() ? -d.mean / d.std : -d.channel_mean.at(0) / d.channel_std.at(0);
+    }
   }
 
   const RunConfig& config() const { return config_; }
@@ -196,12 +218,12 @@ class Trainer {
     TrainSummary summary;
     progress_.message(str_cat("training ", t.objective, " ", config_.model.n_layers, "-layer ",
                               config_.model.arch, " (", model::count_parameters(*model_),
-                              " parameters) on ", train_x_.size(0), " samples, ", device_.str(),
+                              " parameters) on ", train_x_.size(), " samples, ", device_.str(),
                               bf16_ ? " bf16" : "", ": ", state_.total_steps, " steps, from step ",
                               state_.step));
     model_->train();
     TrainStep train_step(*model_, *optimizer_, step_settings_);
-    std::vector<torch::Tensor> batches;
+    std::vector<torch::Tensor> batches, host_batches;  // on the device; on the CPU (prefetch)
     data::AugmentPlan plan;
     int64_t loaded_epoch = -1;
     std::vector<PendingStep> pending;
@@ -212,11 +234,12 @@ class Trainer {
       const int64_t step = state_.step, epoch = step / steps_per_epoch_;
       const int64_t batch_in_epoch = step % steps_per_epoch_;
       if (epoch != loaded_epoch) {
-        batches = data::shuffled_batches(torch::arange(train_x_.size(0), torch::kInt64),
-                                         t.batch_size, t.seed, epoch);
-        for (auto& b : batches) b = b.to(device_);
+        host_batches = data::shuffled_batches(torch::arange(train_x_.size(), torch::kInt64),
+                                              t.batch_size, t.seed, epoch);
+        batches.clear();
+        for (const auto& b : host_batches) batches.push_back(b.to(device_));
         if (t.augment != Augment::none) {
-          plan = data::plan_augmentation(train_x_.size(0), t.seed, epoch);
+          plan = data::plan_augmentation(train_x_.size(), t.seed, epoch);
           if (t.augment == Augment::flip) plan.shifts.fill_(data::kMaxShift);  // centred: no shift
           plan.shifts = plan.shifts.to(device_);
           plan.flips = plan.flips.to(device_);
@@ -224,10 +247,13 @@ class Trainer {
         loaded_epoch = epoch;
       }
       // (B) of the global batch, or this rank's share of it: (about B / ranks)
-      const auto index =
-          comm_ ? batches[batch_in_epoch].tensor_split(comm_->world_size())[comm_->rank()]
-                : batches[batch_in_epoch];
-      auto x = train_x_.index_select(0, index);  // (B, C, H, W)
+      const auto rank_share = [&](const std::vector<torch::Tensor>& all, int64_t b) {
+        return comm_ ? all[b].tensor_split(comm_->world_size())[comm_->rank()] : all[b];
+      };
+      const auto index = rank_share(batches, batch_in_epoch);
+      auto x = batch_inputs(step, index);                // (B, C, H, W)
+      if (batch_in_epoch + 1 < int64_t(batches.size()))  // the CPU copy: no wait on the device
+        prefetch_inputs(step + 1, rank_share(host_batches, batch_in_epoch + 1));
       const auto y = train_y_.index_select(0, index);
       if (t.augment != Augment::none)
         x = data::augment_images(x, plan.shifts.index_select(0, index),
@@ -359,11 +385,28 @@ class Trainer {
   Progress progress_;
   model::ModelPtr model_;
   data::TaskData task_;
-  torch::Tensor train_x_, train_y_;
+  data::Inputs train_x_;
+  torch::Tensor train_y_;
   StepSettings step_settings_;
   std::unique_ptr<AdamW> optimizer_;
   int64_t steps_per_epoch_ = 0, warmup_steps_ = 0;
   double fill_ = 0;
+  // Stored images: the next step's batch, made on a thread while this step runs.
+  std::future<torch::Tensor> prefetched_;
+  int64_t prefetched_step_ = -1;
+
+  torch::Tensor batch_inputs(int64_t step, const torch::Tensor& index) {
+    if (prefetched_.valid() && prefetched_step_ == step) return prefetched_.get();
+    if (prefetched_.valid()) prefetched_.wait();  // stale (an epoch boundary): not used
+    return train_x_.gather(index, device_);
+  }
+
+  void prefetch_inputs(int64_t step, const torch::Tensor& index) {
+    if (!train_x_.per_batch()) return;  // already on the device
+    prefetched_step_ = step;
+    prefetched_ =
+        std::async(std::launch::async, [this, index] { return train_x_.gather(index, device_); });
+  }
   TrainerState state_;
 };
 

@@ -45,12 +45,12 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
   const bool main = !options.comm || options.comm->is_main();
   if (!options.quiet && main) inference.progress = "hidden states (" + options.split + ")";
   auto inputs = examples.inputs;
-  const int64_t n_samples = inputs.size(0);
+  const int64_t n_samples = inputs.size();
   if (options.comm) {  // this rank's share of the forward passes
     const auto [begin, end] =
         similarity_shard(n_samples, options.metrics, options.similarity.minibatch_size,
                          options.comm->rank(), options.comm->world_size());
-    inputs = inputs.slice(0, begin, end);
+    inputs = inputs.slice(begin, end);
   }
   const auto all = inference::extract_layers(*run.model, inputs, options.pool, inference);
   analysis::Layers layers;  // this rank's samples

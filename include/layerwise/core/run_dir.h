@@ -16,6 +16,8 @@
 //   similarity.json, <measure>.csv, <measure>.svg, activations.safetensors   layerwise similarity
 //   exit.json                    layerwise exit
 //   import.json                  layerwise import: where the model came from
+//   layerwise_export.json        layerwise export: the run and depth the model was cut from (in
+//                                the run folders export writes, and in its Hugging Face folders)
 //   tokenizer.json               text runs: layerwise's own tokenizer (bpe, byte); runs of imported
 //                                models hold Hugging Face's files instead (vocab.txt, vocab.json,
 //                                ...)
@@ -59,6 +61,7 @@ class RunDir {
   std::string activations() const { return file("activations.safetensors"); }
   std::string exit() const { return file("exit.json"); }
   std::string import_info() const { return file("import.json"); }
+  std::string export_info() const { return file("layerwise_export.json"); }
   std::string tokenizer() const { return file("tokenizer.json"); }
 
   std::string checkpoints() const { return file("checkpoints"); }

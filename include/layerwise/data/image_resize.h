@@ -18,6 +18,8 @@
 
 #include <torch/torch.h>
 
+#include "layerwise/core/enum_names.h"
+
 namespace layerwise::data {
 
 enum class ResizeFilter {
@@ -51,3 +53,11 @@ torch::Tensor shortest_edge_resize_and_center_crop(const torch::Tensor& image,
                                                    int64_t crop_width, ResizeFilter filter);
 
 }  // namespace layerwise::data
+
+namespace layerwise {
+template <>
+struct EnumNames<data::ResizeFilter> {
+  static constexpr std::pair<data::ResizeFilter, const char*> values[] = {
+      {data::ResizeFilter::bilinear, "bilinear"}, {data::ResizeFilter::bicubic, "bicubic"}};
+};
+}  // namespace layerwise

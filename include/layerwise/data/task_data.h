@@ -1,7 +1,9 @@
 // The data of a run: which dataset, its train / validation / test tensors, with the split,
 // normalization and tokenizer recorded so that evaluation rebuilds them exactly.
 //
-// Images (fashion-mnist, idx): normalized (N, 1, H, W) float32, labels (N).
+// Images (fashion-mnist, idx): normalized (N, 1, H, W) float32, labels (N). Image folders, and any
+// image dataset with a resize, crop, channel count or per-channel normalization: the images kept
+// at their stored size and made model-ready per batch (data/inputs.h, data/image_pipeline.h).
 // Text (spam-assassin, jsonl, text): token ids (N, T) int64 from the run's tokenizer (trained on
 // the training split and saved as RUN/tokenizer.json); for task "classify" a <cls> token first,
 // padding after, labels (N); for task "lm" every document as <bos> text <eos>, concatenated and
@@ -16,11 +18,13 @@
 #include <nlohmann/json.hpp>
 
 #include "layerwise/core/config_fields.h"
+#include "layerwise/data/image_resize.h"
+#include "layerwise/data/inputs.h"
 #include "layerwise/data/text_corpus.h"
 
 namespace layerwise::data {
 
-enum class Dataset { fashion_mnist, idx, spam_assassin, jsonl, text };
+enum class Dataset { fashion_mnist, idx, folder, spam_assassin, jsonl, text };
 /// classify: one label per sequence; lm: next-token prediction (text_decoder models).
 enum class Task { classify, lm };
 /// bpe (trained on the training split), byte; wordpiece and gpt2: a Hugging Face model's files.
@@ -29,16 +33,28 @@ enum class TokenizerKind { bpe, byte, wordpiece, gpt2 };
 struct DataConfig {
   Dataset dataset = Dataset::fashion_mnist;
   std::string dir;            // idx: folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz];
-                              // fashion-mnist: empty = Debian's; spam-assassin: empty = the
-                              // set-up script's cache; jsonl, text: the file
+                              // folder: DIR/{train,val,test}/<class>/ or DIR/<class>/ of PNG and
+                              // JPEG files; fashion-mnist: empty = Debian's; spam-assassin: empty
+                              // = the set-up script's cache; jsonl, text: the file
   double val_fraction = 0.1;  // share of the training data held out for validation
-  double test_fraction = 0.2;  // text corpora (no test file of their own): share held out for test
-  uint64_t split_seed = 0;     // seed of the splits
-  int64_t train_limit = 0;     // > 0: train on the first train_limit training samples only
-  int64_t val_limit = 0;       // > 0: validate on the first val_limit validation samples only
-  double mean = 0, std = 0;    // pixel normalization; 0, 0: measured on the training split
+  double test_fraction = 0.2;    // text corpora and image folders without test files of their own:
+                                 // share held out for test
+  uint64_t split_seed = 0;       // seed of the splits
+  int64_t train_limit = 0;       // > 0: train on the first train_limit training samples only
+  int64_t val_limit = 0;         // > 0: validate on the first val_limit validation samples only
+  double mean = 0, std = 0;      // pixel normalization; 0, 0: measured on the training split
   std::vector<int64_t> classes;  // images: keep these labels only, renumbered 0.. in this order
                                  // (a task made of some classes, e.g. for transfer); empty: all
+  // images, made model-ready per batch when any of these is set (and always for folders)
+  std::vector<int64_t> resize;  // {}: stored size; {s}: shorter edge to s; {h, w}: exactly h x w
+  std::vector<int64_t> crop;    // {}: none; {s} or {h, w}: center crop after the resize
+  ResizeFilter resample = ResizeFilter::bilinear;  // the resize's filter, as Pillow's
+  int64_t channels = 0;                            // 0: as stored (folders: 3 if any image is
+                                                   // colour); 1: grey (luma); 3: RGB
+  std::vector<double> channel_mean, channel_std;   // per-channel normalization of pixels in [0, 1]
+                                                   // (a checkpoint's processor); empty: mean, std
+  bool skip_bad_images = false;  // folder: leave unreadable files out instead of stopping
+  int64_t skipped_images = 0;    // folder: how many training files were left out
   // text
   Task task = Task::classify;
   LabelScheme labels = LabelScheme::binary;  // spam-assassin
@@ -58,6 +74,7 @@ struct DataConfig {
 template <typename C, typename Field, enable_for<C, DataConfig> = 0>
 void visit_fields(C& c, Field&& field) {
   const bool text = c.is_text();
+  const bool folder = c.dataset == Dataset::folder;
   field("dataset", c.dataset);
   field("dir", c.dir);
   field("val_fraction", c.val_fraction, in_range(0, 1));
@@ -67,7 +84,15 @@ void visit_fields(C& c, Field&& field) {
   field("mean", c.mean);
   field("std", c.std, at_least(0));
   field("classes", c.classes, always_written().written_if(!c.classes.empty()));
-  field("test_fraction", c.test_fraction, in_range(0, 1).written_if(text));
+  field("resize", c.resize, always_written().written_if(!c.resize.empty()));
+  field("crop", c.crop, always_written().written_if(!c.crop.empty()));
+  field("resample", c.resample, always_written().written_if(!c.resize.empty()));
+  field("channels", c.channels, in_range(0, 4).written_if(c.channels != 0));
+  field("channel_mean", c.channel_mean, always_written().written_if(!c.channel_mean.empty()));
+  field("channel_std", c.channel_std, always_written().written_if(!c.channel_std.empty()));
+  field("skip_bad_images", c.skip_bad_images, always_written().written_if(folder));
+  field("skipped_images", c.skipped_images, at_least(0).written_if(folder));
+  field("test_fraction", c.test_fraction, in_range(0, 1).written_if(text || folder));
   field("task", c.task, always_written().written_if(text));
   field("labels", c.labels, always_written().written_if(text));
   field("strip_headers", c.strip_headers, always_written().written_if(text));
@@ -85,8 +110,8 @@ DataConfig data_config_from_json(const nlohmann::json& json);
 
 /// Normalized inputs and labels of one split.
 struct Examples {
-  torch::Tensor inputs;  // (N, 1, H, W) float32
-  torch::Tensor labels;  // (N) int64
+  Inputs inputs;         // (N, C, H, W) float32 images, (N, T) int64 token ids
+  torch::Tensor labels;  // (N) int64, or (N, T) next tokens
 };
 
 struct TaskData {
@@ -99,7 +124,9 @@ struct TaskData {
 
 /// Loads the training data, splits it, and fills config.mean / config.std if they are 0. Text:
 /// loads RUN/tokenizer.json from run_dir if it is there, else trains the tokenizer and writes it.
-TaskData load_task(DataConfig& config, const std::string& run_dir = "");
+/// Image folders: fills config.channels and config.skipped_images; decoding shows progress on
+/// stderr unless quiet.
+TaskData load_task(DataConfig& config, const std::string& run_dir = "", bool quiet = true);
 
 /// One split ("train", "val" or "test") as load_task made it (images normalized with the config's
 /// mean and std, which must be set; text with run_dir's tokenizer); max_samples > 0 keeps the
@@ -120,6 +147,7 @@ struct EnumNames<data::Dataset> {
   static constexpr std::pair<data::Dataset, const char*> values[] = {
       {data::Dataset::fashion_mnist, "fashion-mnist"},
       {data::Dataset::idx, "idx"},
+      {data::Dataset::folder, "folder"},
       {data::Dataset::spam_assassin, "spam-assassin"},
       {data::Dataset::jsonl, "jsonl"},
       {data::Dataset::text, "text"}};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "layerwise/core/enum_names.h"
+#include "layerwise/data/stratified_split.h"
 
 namespace layerwise::data {
 
@@ -46,16 +47,7 @@ TextCorpus load_jsonl(const std::string& path);
 /// only) lines, each document's lines joined with "\n" (CRLF read as LF); no labels.
 TextCorpus load_text_file(const std::string& path);
 
-/// Indices into a corpus, each list in a seeded order that mixes the classes (so that the first N
-/// of a part are a fair sample of it).
-struct SplitIndex {
-  std::vector<int64_t> train, val, test;
-};
-
-/// Deterministic split from a seed, the same on every machine: stratified by label when the
-/// corpus is labelled (each class split in the same proportions, rounded per class, every class
-/// keeping at least one training document), one seeded permutation of all documents otherwise.
-/// val_fraction and test_fraction are in [0, 1) with a sum below 1.
+/// stratified_split (data/stratified_split.h) of the corpus's documents by their labels.
 SplitIndex split_indices(const TextCorpus& corpus, double val_fraction, double test_fraction,
                          uint64_t seed);
 

@@ -8,6 +8,7 @@
 
 #include "layerwise/analysis/layers.h"
 #include "layerwise/analysis/pooling.h"
+#include "layerwise/data/inputs.h"
 #include "layerwise/inference/scope.h"
 #include "layerwise/model/layered_model.h"
 
@@ -23,7 +24,7 @@ LayerPool parse_layer_pool(const std::string& name, const std::string& setting);
 std::string layer_pool_name(const LayerPool& pool);
 
 /// Pooled hidden states of layers 0..L over `inputs`: L + 1 tensors (N, D) float32 on the CPU.
-analysis::Layers extract_layers(model::LayeredModel& model, const torch::Tensor& inputs,
+analysis::Layers extract_layers(model::LayeredModel& model, const data::Inputs& inputs,
                                 const LayerPool& pool, const InferenceOptions& options);
 
 }  // namespace layerwise::inference

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "layerwise/analysis/layer_readout.h"
+#include "layerwise/data/inputs.h"
 #include "layerwise/inference/scope.h"
 #include "layerwise/model/layered_model.h"
 
@@ -13,9 +14,9 @@ namespace layerwise::inference {
 
 /// Runs `model` (in eval mode, without gradients) over `inputs` (N, ...) in batches and reads every
 /// layer 1..L with the last layer's classifier (HeadChoice::last) or each layer's own. The inputs
-/// may live on any device; batches are moved to options.device. Per-token models (decoders) score
+/// may live on any device; batches are made on options.device, the next while the model runs. Per-token models (decoders) score
 /// every labelled position: labels (N, T) with kIgnoreLabel elsewhere.
-analysis::LayerPredictions predict_layers(model::LayeredModel& model, const torch::Tensor& inputs,
+analysis::LayerPredictions predict_layers(model::LayeredModel& model, const data::Inputs& inputs,
                                           const torch::Tensor& labels, HeadChoice heads,
                                           const InferenceOptions& options);
 

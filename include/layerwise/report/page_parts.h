@@ -12,6 +12,9 @@ namespace layerwise::report {
 
 /// value with `digits` decimals; "n/a" when not finite.
 std::string format_number(double value, int digits = 2);
+/// value with 3 significant digits and an SI suffix (k, M, G, T, P): 1234567 -> "1.23 M";
+/// "n/a" when not finite.
+std::string format_si(double value);
 /// 100 x value with 2 decimals; "" when not a number.
 std::string percent(const nlohmann::json& value);
 /// A table cell from any JSON scalar.

@@ -22,10 +22,10 @@ data::TokenizerKind pretrained_tokenizer(const std::string& path);
 /// ids the model learned.
 void copy_tokenizer_files(const std::string& path, const std::string& run_dir);
 
-/// Images: the pixel normalization the model was trained with (a run's data mean / std, or a
-/// Hugging Face folder's preprocessor_config.json); false when unknown (then it is measured on the
-/// data).
-bool pretrained_normalization(const std::string& path, double& mean, double& std);
+/// Images: sets `data`'s image pipeline to the one the model was trained with (a run's resize,
+/// crop, channels and normalization, or what a Hugging Face folder's preprocessor_config.json
+/// does); false when unknown (then the pixels are normalized as measured on the data).
+bool pretrained_image_pipeline(const std::string& path, data::DataConfig& data);
 
 struct Pretrained {
   model::ModelPtr model;           // on the CPU

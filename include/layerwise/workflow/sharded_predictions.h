@@ -11,7 +11,7 @@ namespace layerwise::workflow {
 /// (distributed::shard_range), gathered over the ranks of `comm`; with comm null, predict_layers
 /// itself.
 analysis::LayerPredictions predict_layers_sharded(model::LayeredModel& model,
-                                                  const torch::Tensor& inputs,
+                                                  const data::Inputs& inputs,
                                                   const torch::Tensor& labels,
                                                   inference::HeadChoice heads,
                                                   const inference::InferenceOptions& options,
