@@ -389,6 +389,10 @@ TEST(HfCommands, ImportEvalExportAndFineTune) {
   const auto exported = lw::testing::read_json(dir + "/hf/config.json");
   EXPECT_EQ(exported["architectures"][0], "ViTForImageClassification");
   EXPECT_EQ(exported["id2label"]["0"], "Sandal");
+  // The run's preprocessing goes with it: import reads the same pipeline back.
+  const auto processor = lw::data::read_hf_image_processor(dir + "/hf");
+  EXPECT_EQ(processor.std, std::vector<double>{0.25});
+  EXPECT_EQ(processor.size, (std::vector<int64_t>{28, 28}));
   const auto reference = lw::read_safetensors(dir + "/hf/layerwise_reference.safetensors");
   auto back = lm::import_hf(dir + "/hf");
   torch::NoGradGuard no_grad;

@@ -100,6 +100,37 @@ void apply_image_processor(const HfImageProcessor& p, int64_t channels, DataConf
   }
 }
 
+nlohmann::json hf_image_processor_json(const DataConfig& c, int64_t channels, int64_t image_size) {
+  const auto pair = [](int64_t h, int64_t w) {
+    return nlohmann::json{{"height", h}, {"width", w}};
+  };
+  nlohmann::json j = {{"image_processor_type", "ViTImageProcessor"},
+                      {"do_resize", true},  // to the size images already have: a no-op
+                      {"resample", c.resample == ResizeFilter::bicubic ? 3 : 2},
+                      {"do_rescale", true},
+                      {"rescale_factor", 1.0 / 255.0},
+                      {"do_normalize", true}};
+  j["size"] = pair(image_size, image_size);
+  if (c.resize.size() == 2) j["size"] = pair(c.resize[0], c.resize[1]);
+  if (c.resize.size() == 1) {
+    j["size"] = {{"shortest_edge", c.resize[0]}};
+    j["image_processor_type"] = "CLIPImageProcessor";
+    j["do_convert_rgb"] = channels == 3;
+  }
+  if (!c.crop.empty()) {
+    j["do_center_crop"] = true;
+    j["crop_size"] = pair(c.crop[0], c.crop.size() == 2 ? c.crop[1] : c.crop[0]);
+    if (c.resize.size() != 1) j["image_processor_type"] = "DeiTImageProcessor";
+  }
+  const auto per_channel = [&](const std::vector<double>& values, double all) {
+    if (values.empty()) return std::vector<double>(size_t(channels), all);
+    return values.size() == 1 ? std::vector<double>(size_t(channels), values[0]) : values;
+  };
+  j["image_mean"] = per_channel(c.channel_mean, c.mean);
+  j["image_std"] = per_channel(c.channel_std, c.std);
+  return j;
+}
+
 torch::Tensor preprocess_images(const HfImageProcessor& p, const torch::Tensor& images) {
   LW_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
            "preprocess: expected uint8 images (N, C, H, W), got ", images.sizes(), " ",

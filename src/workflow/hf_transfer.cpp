@@ -159,6 +159,10 @@ void export_hf_folder(const train::LoadedRun& run, model::LayeredModel& model,
   const RunDir files(run_dir);
   options.add_files = [&](const std::string& folder) {
     write_reference(model, folder + "/layerwise_reference.safetensors", run_dir);
+    if (!m.is_text())  // the run's resize, crop and normalization, as transformers reads them
+      write_file_atomic(
+          folder + "/preprocessor_config.json",
+          data::hf_image_processor_json(data, m.in_channels, m.image_size).dump(2) + "\n");
     // The tokenizer: Hugging Face's files as they are; layerwise's own under its own name.
     for (const auto& name : data::hf_tokenizer_files(data.tokenizer))
       if (file_exists(files.file(name)))

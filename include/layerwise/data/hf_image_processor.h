@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "layerwise/data/image_resize.h"
 
@@ -34,6 +35,13 @@ HfImageProcessor read_hf_image_processor(const std::string& path);
 /// Sets `config`'s image pipeline (resize, resample, crop, channels, per-channel normalization)
 /// to what the processor does, for a model that reads `channels` channels.
 void apply_image_processor(const HfImageProcessor& processor, int64_t channels, DataConfig& config);
+
+/// The preprocessor_config.json of what `config`'s pipeline does for a model reading `channels` x
+/// image_size x image_size images: ViTImageProcessor (DeiTImageProcessor with a crop,
+/// CLIPImageProcessor with a shorter-edge resize), so that transformers, and import, feed an
+/// exported model the pixels the run fed it.
+nlohmann::json hf_image_processor_json(const DataConfig& config, int64_t channels,
+                                       int64_t image_size);
 
 /// uint8 images (N, C, H, W) -> float32 (N, channels, H', W') as the processor computes them,
 /// through the data pipeline (grey repeated to the processor's channel count).
