@@ -12,6 +12,8 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/data/hf_image_processor.h"
+#include "layerwise/data/image_pipeline.h"
+#include "layerwise/data/task_data.h"
 #include "layerwise/model/config.h"
 #include "layerwise/model/hf_config.h"
 
@@ -36,7 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)layerwise::model::to_json(hf.model);
     } else {
       const auto processor = layerwise::data::read_hf_image_processor(dir);
-      (void)layerwise::data::pipeline_normalization(processor, path);
+      layerwise::data::DataConfig data;  // the pipeline it implies, as import builds it
+      layerwise::data::apply_image_processor(processor, 3, data);
+      (void)layerwise::data::image_pipeline(data, 3);
     }
   } catch (const layerwise::Error&) {
   }

@@ -25,10 +25,16 @@ target_sources() {
     run_json)
       sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
                src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp
-               src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp) ;;
+               src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp
+             src/model/config.cpp src/model/depth_cost.cpp src/model/truncate.cpp
+             src/core/config_fields.cpp)
+      # The cut model's constructors (truncate.cpp) from the library scripts/test.sh built.
+      libs=(build/liblayerwise.a -lpng16 -ljpeg -licuuc -lz) ;;
     hf)
       sources=(src/model/hf_config.cpp src/model/config.cpp src/core/config_fields.cpp
-               src/data/hf_image_processor.cpp src/core/atomic_file.cpp) ;;
+               src/data/hf_image_processor.cpp src/data/image_pipeline.cpp src/data/image_resize.cpp
+             src/data/image_file.cpp src/core/atomic_file.cpp)
+      libs=(-lpng16 -ljpeg) ;;
     tokenizer)
       sources=(src/data/tokenizer.cpp src/data/hf_tokenizers.cpp src/core/atomic_file.cpp)
       libs=(-licuuc) ;;
