@@ -29,9 +29,12 @@ std::string shorten_long_numbers(const std::string& message, std::size_t max_dig
 using Runner = std::function<int(const GlobalFlags&)>;
 
 /// The shape every subcommand shares: `add_options(app, flags)` declares its flags, and the
-/// returned Runner calls `run(flags, global)` once they are parsed (it owns the flags).
-template <typename Flags, typename AddOptions, typename Run>
-Runner make_subcommand(CLI::App& app, AddOptions add_options, Run run) {
+/// returned Runner calls `run(flags, global)` once they are parsed (it owns the flags). Typed
+/// function pointers: every command file names its pair add_options / run, and the unity build
+/// (CMAKE_UNITY_BUILD) compiles several command files as one, where the names are overloads.
+template <typename Flags>
+Runner make_subcommand(CLI::App& app, void (*add_options)(CLI::App&, Flags&),
+                       int (*run)(Flags&, const GlobalFlags&)) {
   auto flags = std::make_shared<Flags>();
   add_options(app, *flags);
   return [flags, run](const GlobalFlags& global) { return run(*flags, global); };

@@ -80,7 +80,7 @@ void add_options(CLI::App& app, CompareFlags& flags) {
                 "also write OUT/cos_per_sample.safetensors: (N, La, Lb) per-sample cosines");
 }
 
-int run(const CompareFlags& flags, const GlobalFlags& global) {
+int run(CompareFlags& flags, const GlobalFlags& global) {
   workflow::CompareOptions o;
   o.file_a = flags.file_a;
   o.file_b = flags.file_b;

@@ -38,7 +38,7 @@ void add_options(CLI::App& app, workflow::DemoOptions& o) {
   cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
 }
 
-int run(workflow::DemoOptions o, const GlobalFlags& global) {
+int run(workflow::DemoOptions& o, const GlobalFlags& global) {
   compat::parse_device(o.device);  // fail now rather than after loading data
   o.quiet = global.quiet;
   const auto summary = workflow::run_demo(o);

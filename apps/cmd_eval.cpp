@@ -5,9 +5,7 @@
 #include "dist_flags.h"
 #include "layerwise/core/compat.h"
 #include "layerwise/core/run_dir.h"
-#include "layerwise/model/depth_cost.h"
 #include "layerwise/report/page_parts.h"
-#include "layerwise/train/run_config.h"
 #include "layerwise/workflow/run_eval.h"
 
 namespace layerwise::cli {
@@ -53,27 +51,25 @@ void add_options(CLI::App& app, EvalFlags& f) {
   add_dist_flags(cmd, f.dist, "the samples");
 }
 
-// Accuracy per layer beside what the model cut after that layer costs (model/depth_cost.h), to
-// pick a depth for a budget (layerwise export --depth K).
-void print_layers(const std::string& run_dir, const std::string& split,
-                  const nlohmann::json& result) {
-  const auto config = train::read_run_config(run_dir);
-  const auto costs =
-      model::depth_costs(config.model, config.model.is_text() ? config.data.max_len : 0);
+// Accuracy per layer beside what the model cut after that layer costs (eval.json's
+// depth_parameters and depth_flops), to pick a depth for a budget (layerwise export --depth K).
+void print_layers(const std::string& split, const nlohmann::json& result) {
   const auto& accuracy = result.at("accuracy");
+  const auto& parameters = result.at("depth_parameters");
+  const auto& flops = result.at("depth_flops");
   std::cerr << std::setw(5) << "layer" << std::setw(20) << "accuracy (%, " + split + ")"
             << std::setw(12) << "parameters" << std::setw(16) << "FLOPs / sample"
             << "\n";
-  for (size_t l = 0; l < accuracy.size() && l < costs.size(); ++l)
+  for (size_t l = 0; l < accuracy.size() && l < parameters.size(); ++l)
     std::cerr << std::setw(5) << l + 1 << std::setw(20) << std::fixed << std::setprecision(1)
               << 100 * accuracy[l].get<double>() << std::setw(12)
-              << report::format_si(double(costs[l].parameters)) << std::setw(16)
-              << report::format_si(costs[l].flops) << "\n";
+              << report::format_si(parameters[l].get<double>()) << std::setw(16)
+              << report::format_si(flops[l].get<double>()) << "\n";
   std::cerr << "minimal depth " << result.at("minimal_depth") << " of " << result.at("n_layers")
             << "\n";
 }
 
-int run(EvalFlags f, const GlobalFlags& global) {
+int run(EvalFlags& f, const GlobalFlags& global) {
   if (const auto status = launch_workers_if_asked(f.dist)) return *status;
   const auto worker = join_as_worker(f.dist, f.device);
   f.options.comm = worker.comm.get();
@@ -82,7 +78,7 @@ int run(EvalFlags f, const GlobalFlags& global) {
   f.options.quiet = global.quiet || !worker.writes;
   const auto result = workflow::evaluate_run(f.run_dir, f.options);
   if (!worker.writes) return 0;
-  if (!f.options.quiet) print_layers(f.run_dir, f.options.split, result);
+  if (!f.options.quiet) print_layers(f.options.split, result);
   std::cout << (f.options.out.empty() ? RunDir(f.run_dir).eval() : f.options.out) << "\n";
   return 0;
 }

@@ -39,7 +39,7 @@ void add_options(CLI::App& app, ExampleFlags& flags) {
   cmd->add_option("--seed", flags.options.seed, "random seed")->capture_default_str();
 }
 
-int run(const ExampleFlags& flags, const GlobalFlags& global) {
+int run(ExampleFlags& flags, const GlobalFlags& global) {
   lw::write_safetensors(flags.out, lw::data::example_activations(flags.options),
                         {{"generator", "layerwise example"}, {"version", lw::version_string()}});
   if (!global.quiet) std::cerr << "wrote " << flags.out << "\n";

@@ -36,7 +36,7 @@ void add_options(CLI::App& app, ExampleImagesFlags& f) {
   cmd->add_flag("--corrupt", f.options.corrupt, "also write one truncated PNG");
 }
 
-int run(const ExampleImagesFlags& f, const GlobalFlags& global) {
+int run(ExampleImagesFlags& f, const GlobalFlags& global) {
   const auto files = workflow::write_example_images(f.out, f.options);
   if (!global.quiet) std::cerr << "wrote " << files << " images into " << f.out << "\n";
   std::cout << f.out << "\n";

@@ -68,7 +68,7 @@ void add_options(CLI::App& app, ExitFlags& f) {
   add_dist_flags(cmd, f.dist, "the layer predictions (rank 0 times the runner)");
 }
 
-int run(ExitFlags f, const GlobalFlags& global) {
+int run(ExitFlags& f, const GlobalFlags& global) {
   f.options.policy = parse_enum<exit::PolicyKind>(f.policy, "--policy");
   if (f.options.threshold >= 0) exit::validate({f.options.policy, f.options.threshold});
   f.options.time_batches = workflow::parse_batch_sizes(f.time_batches, "--time-batches");

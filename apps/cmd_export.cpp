@@ -51,7 +51,7 @@ void add_options(CLI::App& app, ExportFlags& f) {
                       "keep the first K blocks, 1..L (default: all L), with the head of layer K");
 }
 
-int run(const ExportFlags& f, const GlobalFlags& global) {
+int run(ExportFlags& f, const GlobalFlags& global) {
   workflow::ExportOptions options;
   if (f.depth_option->count() > 0) options.depth = f.depth;
   options.quiet = global.quiet;

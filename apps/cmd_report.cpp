@@ -32,7 +32,7 @@ void add_options(CLI::App& app, ReportFlags& f) {
   cmd->add_option("--out,-o", f.out, "the HTML file to write")->capture_default_str();
 }
 
-int run(const ReportFlags& f, const GlobalFlags& global) {
+int run(ReportFlags& f, const GlobalFlags& global) {
   const auto figures = report::write_report(f.run_dirs, f.out);
   if (!global.quiet)
     std::cerr << figures.size() << " figures, also as SVG files in "

@@ -64,7 +64,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
                  "samples; the other measures gather the hidden states)");
 }
 
-int run(SimilarityFlags f, const GlobalFlags& global) {
+int run(SimilarityFlags& f, const GlobalFlags& global) {
   f.options.metrics = analysis::parse_metrics(f.metrics);
   f.options.pool = inference::parse_layer_pool(f.pool, "--pool");
   if (const auto status = launch_workers_if_asked(f.dist)) return *status;

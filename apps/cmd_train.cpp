@@ -178,7 +178,7 @@ train::RunConfig build_config(const TrainFlags& f) {
   return train::resolve_run_config(sources);
 }
 
-int run(const TrainFlags& f, const GlobalFlags& global) {
+int run(TrainFlags& f, const GlobalFlags& global) {
   if (const auto status = launch_workers_if_asked(f.dist)) return *status;
   train::TrainOptions options;
   options.stop_after_steps = f.stop_after;

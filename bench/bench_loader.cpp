@@ -12,7 +12,6 @@
 // fly to an imported ViT-B/16's 224 x 224 x 3): the loader alone (batches made on the device,
 // nothing else), eval's layer-wise prediction fed by the loader, and the same fed the samples
 // already made model-ready on the device; the ratio of the last two says what the data costs.
-#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -21,6 +20,7 @@
 
 #include "layerwise/core/compat.h"
 #include "layerwise/core/error.h"
+#include "layerwise/core/parallel.h"
 #include "layerwise/core/runtime.h"
 #include "layerwise/data/batch_stream.h"
 #include "layerwise/data/image_file.h"
@@ -87,16 +87,14 @@ void bench_photos(int64_t n, int64_t height, int64_t width) {
       cpu);
   const double all = seconds(
       [&] {
-        at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-          for (; b < e; ++b) one(b);
-        });
+        lw::parallel_items(n, [&](int64_t i) { one(i); });
       },
       cpu);
   std::printf(
       "photos %lld x %lld JPEG -> 224 x 224 RGB: decode %.0f images/s, decode + resize "
       "%.0f images/s on one core, %.0f images/s on %d threads\n",
       (long long)height, (long long)width, double(n) / decode_only, double(n) / single,
-      double(n) / all, at::get_num_threads());
+      double(n) / all, torch::get_num_threads());
 }
 
 void bench_run(const std::string& run_dir, const torch::Device& device, bool bf16, int64_t samples,
@@ -123,7 +121,8 @@ void bench_run(const std::string& run_dir, const torch::Device& device, bool bf1
   options.bf16 = bf16;
   options.batch_size = batch_size;
   const auto predict = [&](const lw::data::Inputs& x) {
-    lw::inference::predict_layers(*run.model, x, labels, lw::inference::HeadChoice::last, options);
+    lw::inference::predict_layers(*run.model, x, labels.slice(0, 0, x.size()),
+                                  lw::inference::HeadChoice::last, options);
   };
   const auto ready = lw::data::Inputs(inputs.materialize(device));
   predict(ready.slice(0, std::min<int64_t>(ready.size(), batch_size)));  // warm-up

@@ -40,7 +40,7 @@ log="$out/images.log"
   time $lw -q exit "$work/vitb-run" --device cuda --bf16 --time-batches 256 --time-samples 1024 2>&1 | tail -3
   time $lw -q train --init "$work/vitb" --fresh-head $common --objective aligned --epochs 1 \
     --batch-size 128 --device cuda --out "$work/vitb-ft"
-  tail -1 "$work/vitb-ft/metrics.csv"
+  tail -1 "$work/vitb-ft/metrics.jsonl"
   $lw -q similarity "$work/vitb-run" --device cpu --samples 32 --embeddings --save-activations \
     --metrics cos --out "$work/vitb-acts"
   python3 scripts/vit_b16_check.py compare "$work/vitb" "$work/vitb-acts/activations.safetensors" \
@@ -53,10 +53,10 @@ log="$out/images.log"
   echo "== 4. export --depth"
   $lw -q train --preset tiny $common --objective aligned --epochs 2 --device cuda --out "$work/aligned"
   $lw -q eval "$work/aligned" --device cuda
-  for depth in 2 4; do
+  for depth in 1 2; do  # the tiny preset has 2 layers
     $lw -q export "$work/aligned" --depth "$depth" --out "$work/hf-depth$depth"
   done
-  python3 scripts/hf_roundtrip.py "$out/roundtrip_depth.json" "$work/hf-depth2" "$work/hf-depth4" \
+  python3 scripts/hf_roundtrip.py "$out/roundtrip_depth.json" "$work/hf-depth1" "$work/hf-depth2" \
     || echo "ROUND TRIP FAILED"
 } 2>&1 | tee "$log"
 cp "$work/vitb-run/eval.json" "$out/vitb_eval.json" 2>/dev/null || true

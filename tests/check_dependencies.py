@@ -23,8 +23,7 @@ ALLOWED = {
     "inference": {"core", "data", "model", "analysis"},  # data: the inputs it reads in batches
     "train": {"core", "data", "model", "analysis", "inference", "distributed"},
     "exit": {"core", "model", "inference", "analysis"},
-    # reads result files, never models; model/ for configurations and their costs (depth_cost.h)
-    "report": {"core", "analysis", "model"},
+    "report": {"core", "analysis"},  # reads result files, never models
     "workflow": {"core", "data", "model", "analysis", "inference", "train", "exit", "report",
                  "distributed"},
     "distributed": {"core"},  # c10d groups, launcher, gradient all-reduce

@@ -18,6 +18,7 @@ namespace {
 using layerwise::testing::CommandResult;
 using layerwise::testing::fashion_mnist_installed;
 using layerwise::testing::run_command;
+using layerwise::testing::max_weight_diff;
 
 // 384 images in batches of 64: 6 steps per epoch, 12 in all, a checkpoint every 2 steps.
 const std::string kTrain =
@@ -30,16 +31,6 @@ CommandResult layerwise_cli(const std::string& arguments, const std::string& env
 
 bool killed(const CommandResult& r) {
   return r.code == 137 || r.code == -1;  // through the shell, or the process itself
-}
-
-double max_weight_diff(const std::string& run_a, const std::string& run_b) {
-  const auto a = layerwise::read_safetensors(run_a + "/model.safetensors");
-  const auto b = layerwise::read_safetensors(run_b + "/model.safetensors");
-  EXPECT_EQ(a.tensors.size(), b.tensors.size());
-  double diff = 0;
-  for (size_t i = 0; i < std::min(a.tensors.size(), b.tensors.size()); ++i)
-    diff = std::max(diff, (a.tensors[i].second - b.tensors[i].second).abs().max().item<double>());
-  return diff;
 }
 
 class CrashConsistency : public ::testing::Test {

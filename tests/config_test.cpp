@@ -14,15 +14,8 @@ namespace lt = layerwise::train;
 namespace lm = layerwise::model;
 namespace ld = layerwise::data;
 using layerwise::testing::error_message;
+using layerwise::testing::contains;
 using nlohmann::json;
-
-namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST(ConfigFields, WrittenFieldsRoundTripAndTextOnlyFieldsAreLeftOutForImages) {
   lt::TrainConfig train;

@@ -20,11 +20,7 @@ namespace layerwise::data {
 namespace {
 
 using layerwise::testing::error_message;
-
-/// For EXPECT_PRED2(contains, message, part): a failure prints both strings.
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using layerwise::testing::contains;
 
 std::string be_u32(uint32_t value) {
   std::string bytes;

@@ -13,12 +13,13 @@
 #include "layerwise/distributed/launch.h"
 #include "test_util.h"
 
-namespace ld = layerwise::distributed;
+namespace ldist = layerwise::distributed;
 using layerwise::testing::max_diff;
 using layerwise::testing::read_json;
 using layerwise::testing::run_cli;
 using layerwise::testing::run_command;
 using layerwise::testing::temp_dir;
+using layerwise::testing::max_weight_diff;
 
 namespace {
 
@@ -34,7 +35,7 @@ std::string small_run(const std::string& objective) {
 // Why the tests of CLI workers on real data cannot run here; empty when they can.
 std::string cannot_run_workers() {
   if (!layerwise::testing::fashion_mnist_installed()) return "no Fashion-MNIST";
-  if (!ld::backend_available(kCpu)) return "built without Gloo";
+  if (!ldist::backend_available(kCpu)) return "built without Gloo";
   return "";
 }
 
@@ -49,16 +50,6 @@ std::vector<std::array<double, 3>> steps_of(const std::string& run) {
                        j.at("accuracy").get<double>()});
   }
   return steps;
-}
-
-double max_weight_diff(const std::string& run_a, const std::string& run_b) {
-  const auto a = layerwise::read_safetensors(run_a + "/model.safetensors");
-  const auto b = layerwise::read_safetensors(run_b + "/model.safetensors");
-  EXPECT_EQ(a.tensors.size(), b.tensors.size());
-  double worst = 0;
-  for (const auto& [name, tensor] : a.tensors)
-    worst = std::max(worst, max_diff(tensor, b.at(name)));
-  return worst;
 }
 
 // Sets environment variables for the life of the object, restoring what was there.
@@ -94,7 +85,7 @@ TEST(Distributed, WorkerEnvReadsTorchrunsVariables) {
                    {"LOCAL_RANK", "1"},
                    {"MASTER_ADDR", "node7"},
                    {"MASTER_PORT", "29511"}});
-    const auto w = ld::worker_env_from_environment();
+    const auto w = ldist::worker_env_from_environment();
     EXPECT_EQ(w.rank, 1);
     EXPECT_EQ(w.world_size, 4);
     EXPECT_EQ(w.local_rank, 1);
@@ -106,17 +97,17 @@ TEST(Distributed, WorkerEnvReadsTorchrunsVariables) {
            {"RANK", "4"}, {"RANK", "-1"}, {"WORLD_SIZE", "zero"}, {"MASTER_PORT", "70000"}}) {
     ScopedEnv env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {name, value}});
     const auto message =
-        layerwise::testing::error_message([] { ld::worker_env_from_environment(); });
+        layerwise::testing::error_message([] { ldist::worker_env_from_environment(); });
     EXPECT_NE(message.find(name + "='" + value + "'"), std::string::npos) << message;
   }
 }
 
 TEST(Distributed, GradientBucketsStartWhileBackwardRuns) {
-  if (!ld::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
-  ld::WorkerEnv env;  // a group of one: the sums are the gradients themselves
-  env.master_port = ld::free_local_port();
+  if (!ldist::backend_available(kCpu)) GTEST_SKIP() << "built without Gloo";
+  ldist::WorkerEnv env;  // a group of one: the sums are the gradients themselves
+  env.master_port = ldist::free_local_port();
   env.launched = true;
-  ld::Communicator comm(env, kCpu, std::chrono::seconds(60));
+  ldist::Communicator comm(env, kCpu, std::chrono::seconds(60));
   torch::manual_seed(3);
   auto first = torch::nn::Linear(64, 64), second = torch::nn::Linear(64, 64);
   const auto unused = torch::randn({8}, torch::requires_grad());
@@ -132,7 +123,7 @@ TEST(Distributed, GradientBucketsStartWhileBackwardRuns) {
     p.mutable_grad() = torch::Tensor();
   }
   // Buckets of 4 KiB: each weight (16 KiB) its own bucket, so several fill during backward.
-  ld::GradientReducer reducer(comm, params, 4096);
+  ldist::GradientReducer reducer(comm, params, 4096);
   for (int pass = 0; pass < 2; ++pass) {  // hooks re-armed each pass
     reducer.begin();
     second(torch::relu(first(x))).square().sum().backward();
@@ -245,11 +236,11 @@ TEST(DistributedTraining, RefusesBatchesTooSmallToShare) {
 TEST(DistributedCuda, AGroupOfOneOnNcclSumsAndBroadcasts) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA);
-  if (!ld::backend_available(cuda)) GTEST_SKIP() << "built without c10d NCCL";
-  ld::WorkerEnv env;
-  env.master_port = ld::free_local_port();
+  if (!ldist::backend_available(cuda)) GTEST_SKIP() << "built without c10d NCCL";
+  ldist::WorkerEnv env;
+  env.master_port = ldist::free_local_port();
   env.launched = true;
-  ld::Communicator comm(env, cuda, std::chrono::seconds(60));
+  ldist::Communicator comm(env, cuda, std::chrono::seconds(60));
   std::vector<torch::Tensor> tensors{
       torch::arange(10, torch::TensorOptions(cuda)).to(torch::kFloat32),
       torch::ones({3, 4}, torch::TensorOptions(cuda))};

@@ -223,6 +223,9 @@ TEST(ExportDepth, HuggingFaceAndRunFoldersAtDepthK) {
   ASSERT_EQ(cut_eval["accuracy"].size(), 2u);
   EXPECT_EQ(cut_eval["final_accuracy"], full_eval["accuracy"][1]);
   EXPECT_EQ(cut_eval["accuracy"][0], full_eval["accuracy"][0]);  // the exit head of layer 1 too
+  // eval.json records what each depth costs (the report's and eval's tables read it there).
+  EXPECT_EQ(full_eval["depth_parameters"][1].get<int64_t>(), lm::depth_parameters(
+      lw::train::read_run_config(dir + "/multihead").model, 2));
   const auto full_predictions =
       lw::read_safetensors(dir + "/multihead/eval_predictions.safetensors").at("predictions");
   const auto cut_predictions =

@@ -11,6 +11,7 @@
 
 namespace lm = layerwise::model;
 using layerwise::testing::error_message;
+using layerwise::testing::relative_error;
 
 namespace {
 
@@ -61,12 +62,6 @@ Grads backward(const Inputs& in, const lm::AddNormResult& out, const torch::Tens
   torch::autograd::backward(outputs, grads);
   return {in.x.grad().clone(), in.delta.defined() ? in.delta.grad().clone() : torch::Tensor(),
           in.weight.grad().clone(), in.bias.grad().clone()};
-}
-
-// Largest difference relative to the largest magnitude of the reference.
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  return ((a - e).abs().max() / e.abs().max().clamp_min(1e-30)).item<double>();
 }
 
 bool skip_cuda() {

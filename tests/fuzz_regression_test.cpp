@@ -15,12 +15,9 @@
 #include "test_util.h"
 
 using layerwise::testing::error_message;
+using layerwise::testing::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Writes the seed fuzz/corpus/<target>/<name> as DIR/<file>: the seed's first byte picks the reader
 // in the fuzz target, the rest is the file.

@@ -15,6 +15,7 @@
 
 namespace lw = layerwise;
 namespace lm = layerwise::model;
+using layerwise::testing::relative_error;
 using lw::testing::error_message;
 using lw::testing::fixture;
 using lw::testing::run_cli;
@@ -24,11 +25,6 @@ namespace {
 
 std::string hf_fixture(const std::string& name) {
   return fixture("hf/" + name);
-}
-
-// max |ours - theirs| / max |theirs|
-double relative_error(const torch::Tensor& ours, const torch::Tensor& theirs) {
-  return lw::testing::max_diff(ours, theirs) / theirs.abs().max().item<double>();
 }
 
 constexpr double kParity = 1e-5;  // the bound, float32

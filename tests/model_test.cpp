@@ -13,6 +13,7 @@
 namespace lm = layerwise::model;
 using layerwise::testing::error_message;
 using layerwise::testing::max_diff;
+using layerwise::testing::contains;
 
 namespace {
 
@@ -21,10 +22,6 @@ lm::ModelConfig tiny_config(lm::HeadMode heads = lm::HeadMode::shared) {
   config.n_layers = 3;
   config.heads = heads;
   return config;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // Multi-head attention written per head with explicit loops over heads, independent of the

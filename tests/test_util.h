@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layerwise/core/error.h"
+#include "layerwise/core/safetensors.h"
 #include "layerwise/core/staged_folder.h"
 
 namespace layerwise::testing {
@@ -86,6 +88,27 @@ std::string error_message(Body&& body) {
 /// Max |a - b| of two tensors as a double.
 inline double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+/// Largest |actual - expected| relative to the largest |expected|.
+inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return max_diff(actual, expected) / std::max(1e-30, expected.abs().max().item<double>());
+}
+
+/// Whether `part` occurs in `text`.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Largest difference between the weights of two run folders (model.safetensors), tensor by
+/// tensor of the same name; a failure when they hold different tensors.
+inline double max_weight_diff(const std::string& run_a, const std::string& run_b) {
+  const auto a = read_safetensors(run_a + "/model.safetensors");
+  const auto b = read_safetensors(run_b + "/model.safetensors");
+  EXPECT_EQ(a.tensors.size(), b.tensors.size());
+  double worst = 0;
+  for (const auto& [name, tensor] : a.tensors) worst = std::max(worst, max_diff(tensor, b.at(name)));
+  return worst;
 }
 
 }  // namespace layerwise::testing

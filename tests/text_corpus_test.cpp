@@ -24,11 +24,7 @@ namespace layerwise::data {
 namespace {
 
 using layerwise::testing::error_message;
-
-/// For EXPECT_PRED2(contains, message, part): a failure prints both strings.
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using layerwise::testing::contains;
 
 void write_text(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

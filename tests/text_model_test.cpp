@@ -23,12 +23,9 @@ namespace lt = layerwise::train;
 namespace ld = layerwise::data;
 using layerwise::testing::error_message;
 using layerwise::testing::max_diff;
+using layerwise::testing::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 lm::ModelConfig text_config(const std::string& preset, lm::HeadMode heads = lm::HeadMode::shared) {
   auto config = lm::text_preset(preset);

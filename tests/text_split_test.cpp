@@ -17,11 +17,7 @@ namespace layerwise::data {
 namespace {
 
 using layerwise::testing::error_message;
-
-/// For EXPECT_PRED2(contains, message, part): a failure prints both strings.
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using layerwise::testing::contains;
 
 /// How many documents of each label.
 std::map<int64_t, int64_t> label_counts(const std::vector<int64_t>& labels) {

@@ -17,12 +17,8 @@ namespace layerwise::data {
 namespace {
 
 using layerwise::testing::error_message;
+using layerwise::testing::contains;
 using layerwise::testing::temp_dir;
-
-/// For EXPECT_PRED2(contains, message, part): a failure prints both strings.
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// Strings that stress a byte-level tokenizer: accents, CJK, emoji, invalid UTF-8, whitespace.
 std::vector<std::string> varied_strings() {

@@ -24,10 +24,6 @@ using layerwise::testing::max_diff;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 lm::ModelPtr tiny_model(lm::HeadMode heads, uint64_t seed = 0) {
   torch::manual_seed(seed);
   auto config = lm::vit_preset("tiny");
@@ -47,6 +43,7 @@ torch::Tensor ce_by_hand(const torch::Tensor& logits, const torch::Tensor& label
 }
 
 using layerwise::testing::fashion_mnist_installed;
+using layerwise::testing::contains;
 
 lt::RunConfig tiny_run(lt::Objective objective, int64_t train_limit, int64_t epochs) {
   lt::RunConfig config;

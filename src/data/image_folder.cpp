@@ -1,7 +1,5 @@
 #include "layerwise/data/image_folder.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -9,6 +7,7 @@
 #include <mutex>
 
 #include "layerwise/core/error.h"
+#include "layerwise/core/parallel.h"
 #include "layerwise/core/progress.h"
 #include "layerwise/data/image_file.h"
 
@@ -98,21 +97,19 @@ DecodedImages decode_image_files(const ImageFiles& files, bool skip_bad,
   std::atomic<int64_t> done{0};
   std::mutex progress_mutex;
   Progress progress(progress_label.empty());
-  at::parallel_for(0, n, 1, [&](int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i) {
-      try {
-        auto image = read_image(files.paths[i]);  // (H, W, C)
-        // Alpha is dropped by the pipeline: keep the colour channels only, in less memory.
-        if (image.size(2) == 2 || image.size(2) == 4) image = to_channels(image, image.size(2) - 1);
-        decoded[i] = image;
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
-      }
-      const int64_t count = ++done;
-      if (!progress_label.empty()) {
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        progress.items(progress_label, count, n, "images");
-      }
+  parallel_items(n, [&](int64_t i) {
+    try {
+      auto image = read_image(files.paths[i]);  // (H, W, C)
+      // Alpha is dropped by the pipeline: keep the colour channels only, in less memory.
+      if (image.size(2) == 2 || image.size(2) == 4) image = to_channels(image, image.size(2) - 1);
+      decoded[i] = image;
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+    const int64_t count = ++done;
+    if (!progress_label.empty()) {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      progress.items(progress_label, count, n, "images");
     }
   });
   DecodedImages out;

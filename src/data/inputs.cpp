@@ -1,8 +1,9 @@
 #include "layerwise/data/inputs.h"
 
-#include <ATen/Parallel.h>
+#include <cstring>
 
 #include "layerwise/core/error.h"
+#include "layerwise/core/parallel.h"
 
 namespace layerwise::data {
 
@@ -72,10 +73,14 @@ torch::Tensor Inputs::gather(const torch::Tensor& rows, torch::Device device) co
   if (device.is_cuda()) options = options.pinned_memory(true);
   auto pixels = torch::empty({n, h, w, c}, options);  // (B, H, W, C) uint8
   const auto* stored = picked.data_ptr<int64_t>();
-  // One image per task: decoded images vary in size, so the work per image does too.
-  at::parallel_for(0, n, 1, [&](int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i)
-      pixels[i].copy_(prepare_pixels((*images_)[stored[i]], pipeline_));
+  auto* out = pixels.data_ptr<uint8_t>();
+  const int64_t image_bytes = h * w * c;
+  // One image per item: decoded images vary in size, so the work per image does too.
+  parallel_items(n, [&](int64_t i) {
+    const auto image = prepare_pixels((*images_)[stored[i]], pipeline_).contiguous();  // (H, W, C)
+    LW_CHECK(image.numel() == image_bytes, "image ", stored[i], " was prepared as ",
+             image.sizes(), ", not ", h, " x ", w, " x ", c);
+    std::memcpy(out + i * image_bytes, image.data_ptr<uint8_t>(), size_t(image_bytes));
   });
   return normalize_pixels(pixels.to(device, /*non_blocking=*/true), pipeline_);
 }

@@ -218,6 +218,12 @@ TaskData load_task(DataConfig& c, const std::string& run_dir, bool quiet) {
   return task;
 }
 
+std::vector<std::string> task_class_names(const DataConfig& c, const std::string& run_dir) {
+  if (c.dataset == Dataset::folder) return scan_image_folder(c.dir).class_names;
+  auto copy = c;
+  return load_task(copy, run_dir).class_names;
+}
+
 Examples load_split(const DataConfig& c, const std::string& split, int64_t max_samples,
                     const std::string& run_dir) {
   if (c.is_text()) return load_text_split(c, split, max_samples, run_dir);

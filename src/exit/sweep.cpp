@@ -4,19 +4,18 @@
 #include <limits>
 
 #include "layerwise/core/error.h"
+#include "layerwise/model/depth_cost.h"
 
 namespace layerwise::exit {
 
 LayerCosts layer_costs(const model::ModelConfig& c) {
-  const double d = double(c.block.d_model), ff = double(c.block.d_ff);
-  // Text: the full max_len (padded positions cost as much as real ones); the embedding is a lookup.
-  const double tokens = double(c.is_text() ? c.max_len : c.n_patches() + 1);
-  const double patch_inputs = double(c.in_channels * c.patch_size * c.patch_size);
+  // One block and one head read of the depth-1 model (model/depth_cost.h counts them the same way
+  // as the report's per-depth table and export --depth).
+  const auto one = model::forward_flops(c, 1);
   LayerCosts costs;
-  costs.embed = c.is_text() ? tokens * d : 2.0 * double(c.n_patches()) * patch_inputs * d;
-  costs.block = tokens * 2.0 * (3 * d * d + d * d + 2 * d * ff)  // qkv, proj, MLP
-                + 2.0 * 2.0 * tokens * tokens * d;               // q k^T and attention x v
-  costs.head = 2.0 * d * double(c.n_classes) + 5 * d;            // linear + LayerNorm
+  costs.embed = one.embed;
+  costs.block = one.total() - one.embed - one.heads;
+  costs.head = one.heads;
   return costs;
 }
 

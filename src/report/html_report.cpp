@@ -17,9 +17,8 @@
 #include "layerwise/core/run_dir.h"
 #include "layerwise/core/staged_folder.h"
 #include "layerwise/core/version.h"
-#include "layerwise/model/config.h"
-#include "layerwise/model/depth_cost.h"
 #include "layerwise/report/charts.h"
+#include "layerwise/report/layer_table.h"
 #include "layerwise/report/page_parts.h"
 #include "layerwise/report/svg.h"
 
@@ -30,47 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using nlohmann::json;
-
-// Parameters and forward FLOPs of the run's model cut after each of its `layers` layers
-// (model/depth_cost.h), from config.json; empty when that does not describe a model of `layers`
-// layers (an eval.json of another model, a config this version cannot read).
-std::vector<model::DepthCost> depth_costs_of(const json& config, size_t layers) {
-  if (!config.is_object() || !config.contains("model")) return {};
-  try {
-    const auto m = model::model_config_from_json(config.at("model"));
-    if (m.n_layers != int64_t(layers)) return {};
-    int64_t tokens = 0;  // text: the sequence length the data is padded to
-    const auto data = config.find("data");
-    if (m.is_text() && data != config.end() && data->is_object() && data->contains("max_len") &&
-        data->at("max_len").is_number_integer() && data->at("max_len").get<int64_t>() > 0)
-      tokens = std::min(m.max_len, data->at("max_len").get<int64_t>());
-    return model::depth_costs(m, tokens);
-  } catch (const Error&) {
-    return {};
-  }
-}
-
-// Runs whose models cost the same at every depth share one pair of columns.
-struct CostColumns {
-  std::vector<std::string> runs;
-  std::vector<model::DepthCost> costs;
-};
-
-void add_costs(std::vector<CostColumns>& groups, const std::string& run,
-               const std::vector<model::DepthCost>& costs) {
-  if (costs.empty()) return;
-  auto same = [&costs](const CostColumns& g) {
-    return std::equal(g.costs.begin(), g.costs.end(), costs.begin(), costs.end(),
-                      [](const model::DepthCost& a, const model::DepthCost& b) {
-                        return a.parameters == b.parameters && a.flops == b.flops;
-                      });
-  };
-  const auto it = std::find_if(groups.begin(), groups.end(), same);
-  if (it != groups.end())
-    it->runs.push_back(run);
-  else
-    groups.push_back({{run}, costs});
-}
 
 class ReportBuilder {
  public:
@@ -214,26 +172,16 @@ class ReportBuilder {
     o.y_label = "accuracy (%)";
     o.integer_x = true;
     size_t max_layers = 0;
-    std::vector<std::string> headers = {"layer"};
-    std::vector<std::vector<double>> columns;
-    std::vector<CostColumns> costs;  // the depth-K models' parameters and FLOPs
-    size_t evaluated = 0;
     for (size_t k = 0; k < runs_.size(); ++k) {
       const auto& e = runs_[k].eval;
       if (e.is_null()) continue;
       const auto acc = numbers(e.at("accuracy"), 100);
       max_layers = std::max(max_layers, acc.size());
-      add_costs(costs, runs_[k].name, depth_costs_of(runs_[k].config, acc.size()));
-      ++evaluated;
       series.push_back({runs_[k].name, one_to(acc.size()), acc, palette(k)});
-      headers.push_back(runs_[k].name);
-      columns.push_back(acc);
       if (e.contains("last_head")) {
         const auto last = numbers(e["last_head"].at("accuracy"), 100);
         series.push_back(
             {runs_[k].name + " (last head)", one_to(last.size()), last, palette(k), true});
-        headers.push_back(runs_[k].name + " (last head)");
-        columns.push_back(last);
       }
       // Compared as a double first: converting NaN or 1e300 to int64_t is undefined.
       const double depth_value = number(e, "minimal_depth");
@@ -281,44 +229,7 @@ class ReportBuilder {
                    "Per sample, the earliest layer from which the prediction stays the same.",
                    bar_chart_svg(layers, saturation, b)) +
             "</div>\n";
-    std::vector<std::vector<std::string>> rows;
-    for (size_t l = 0; l < max_layers; ++l) {
-      std::vector<std::string> row = {std::to_string(l + 1)};
-      for (const auto& c : columns) row.push_back(l < c.size() ? format_number(c[l], 2) : "");
-      for (const auto& g : costs) {
-        row.push_back(l < g.costs.size() ? format_si(double(g.costs[l].parameters)) : "");
-        row.push_back(l < g.costs.size() ? format_si(g.costs[l].flops) : "");
-      }
-      rows.push_back(row);
-    }
-    std::vector<std::string> depth_row = {"minimal depth"}, saturation_row = {"mean saturation"};
-    for (const auto& r : runs_) {
-      if (r.eval.is_null()) continue;
-      depth_row.push_back(json_cell(r.eval.value("minimal_depth", json())));
-      saturation_row.push_back(format_number(number(r.eval, "mean_saturation_layer"), 2));
-      if (r.eval.contains("last_head")) {
-        depth_row.push_back("");
-        saturation_row.push_back("");
-      }
-    }
-    // One pair of cost columns per distinct model, named by its runs unless every run shares it.
-    const bool shared = costs.size() == 1 && costs[0].runs.size() == evaluated;
-    for (const auto& g : costs) {
-      std::string runs;
-      for (const auto& name : g.runs) runs += (runs.empty() ? "" : ", ") + name;
-      headers.push_back(shared ? "parameters" : "parameters (" + runs + ")");
-      headers.push_back(shared ? "FLOPs / sample" : "FLOPs / sample (" + runs + ")");
-      depth_row.insert(depth_row.end(), 2, "");
-      saturation_row.insert(saturation_row.end(), 2, "");
-    }
-    rows.push_back(depth_row);
-    rows.push_back(saturation_row);
-    html += table(headers, rows);
-    if (!costs.empty())
-      html +=
-          "<p class=\"note\">Parameters and FLOPs at layer K: the model cut after block K "
-          "(layerwise export --depth K): embeddings, K blocks and the head that reads layer K. "
-          "FLOPs: one sample's forward matrix products, a multiply-add counted as 2.</p>\n";
+    html += layer_table_html(runs_);
     return html + "</section>\n";
   }
 

@@ -145,8 +145,7 @@ void export_hf_folder(const train::LoadedRun& run, model::LayeredModel& model,
   model::HfExportOptions options;
   if (!m.is_text() || data.task == data::Task::classify) {
     try {  // the dataset's names label the outputs when it is installed here
-      auto copy = data;
-      options.class_names = data::load_task(copy, run_dir).class_names;
+      options.class_names = data::task_class_names(data, run_dir);
     } catch (const Error&) {
     }
   }

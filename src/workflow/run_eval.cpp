@@ -1,5 +1,6 @@
 #include "layerwise/workflow/run_eval.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -10,6 +11,7 @@
 #include "layerwise/core/version.h"
 #include "layerwise/data/task_data.h"
 #include "layerwise/inference/predict.h"
+#include "layerwise/model/depth_cost.h"
 #include "layerwise/train/checkpoint.h"
 #include "layerwise/workflow/sharded_predictions.h"
 
@@ -27,6 +29,20 @@ void add_perplexity(nlohmann::json& summary) {
   auto perplexity = nlohmann::json::array();
   for (const auto& loss : summary["loss"]) perplexity.push_back(std::exp(loss.get<double>()));
   summary["perplexity"] = perplexity;
+}
+
+// What the model cut after each layer costs (export --depth K), for the report's layer-wise table
+// and eval's printed one. Text: the sequence length the data is padded to.
+void add_depth_costs(nlohmann::json& result, const train::RunConfig& config) {
+  const auto& m = config.model;
+  const int64_t tokens = m.is_text() ? std::min(m.max_len, config.data.max_len) : 0;
+  auto parameters = nlohmann::json::array(), flops = nlohmann::json::array();
+  for (const auto& cost : model::depth_costs(m, tokens)) {
+    parameters.push_back(cost.parameters);
+    flops.push_back(cost.flops);
+  }
+  result["depth_parameters"] = parameters;
+  result["depth_flops"] = flops;
 }
 
 }  // namespace
@@ -61,6 +77,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const RunEvalOptions& op
   result["heads"] = enum_name(run.config.model.heads);
   result["n_layers"] = run.config.model.n_layers;
   result["arch"] = enum_name(run.config.model.arch);
+  add_depth_costs(result, run.config);
   if (lm) result["items"] = "next-token predictions (n_samples counts positions)";
   result["trained_steps"] = run.state.step;
   result["total_steps"] = run.state.total_steps;

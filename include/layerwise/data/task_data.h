@@ -128,6 +128,10 @@ struct TaskData {
 /// stderr unless quiet.
 TaskData load_task(DataConfig& config, const std::string& run_dir = "", bool quiet = true);
 
+/// The task's class names as load_task gives them; an image folder's from its folder names alone
+/// (no image is decoded).
+std::vector<std::string> task_class_names(const DataConfig& config, const std::string& run_dir);
+
 /// One split ("train", "val" or "test") as load_task made it (images normalized with the config's
 /// mean and std, which must be set; text with run_dir's tokenizer); max_samples > 0 keeps the
 /// first max_samples only.

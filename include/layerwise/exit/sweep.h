@@ -15,11 +15,12 @@
 
 namespace layerwise::exit {
 
-/// Per-sample forward cost in FLOPs (multiply-add = 2) of a model's parts.
+/// Per-sample forward cost in FLOPs of a model's parts, counted as model::forward_flops does
+/// (matrix products, a multiply-add = 2; the class and distillation tokens included).
 struct LayerCosts {
   double embed = 0;  // input to hidden[0]
   double block = 0;  // one transformer block
-  double head = 0;   // one classifier read (norm + linear on the pooled vector)
+  double head = 0;   // one classifier read (BERT's pooler included)
 };
 LayerCosts layer_costs(const model::ModelConfig& config);
 
