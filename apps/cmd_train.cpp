@@ -83,7 +83,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "form, exports to transformers); decoder-{tiny,small,base}";
   cmd->add_option("--preset", f.preset, "model size (default small): " + presets);
   cmd->add_option("--layer-weights", f.layer_weights,
-                  "linear (the paper's), uniform or w_1,...,w_L (default linear)");
+                  "linear (the paper's), uniform, sqrt, exponential (--weight-rate) or "
+                  "w_1,...,w_L (default linear)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N] (default cpu)");
   cmd->add_option("--stop-after", f.stop_after,
                   "checkpoint and stop after N steps in total (resume later)")
@@ -118,6 +119,13 @@ void add_options(CLI::App& app, TrainFlags& f) {
   s.add("--adam-eps", "train.adam_eps", "AdamW epsilon");
   s.add("--clip-norm", "train.clip_norm", "max gradient norm (0: off)");
   s.add("--label-smoothing", "train.label_smoothing", "cross-entropy label smoothing in [0, 1)");
+  s.add("--weight-rate", "train.weight_rate",
+        "--layer-weights exponential: w_l ∝ exp(rate l / L); > 0 favours deep layers");
+  s.add("--last-weight-boost", "train.last_weight_boost",
+        "the last layer's weight x this, the others rescaled to the same sum");
+  s.add("--distill", "train.distill",
+        "aligned / multihead: weight of the KL pulling every layer toward the last (0: off)");
+  s.add("--distill-temperature", "train.distill_temperature", "softmax temperature of --distill");
   s.add("--augment", "train.augment", "none, flip or shift_flip (random +-2 px shifts too)");
   s.add("--seed", "train.seed", "initialization, batch order, augmentation");
   s.add("--eval-every", "train.eval_every", "validate every N steps (0: each epoch)");
@@ -153,7 +161,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
 
 // --layer-weights names a scheme or lists the weights (then the scheme is custom).
 void add_layer_weights(const std::string& text, nlohmann::json& settings) {
-  const bool named = text == "linear" || text == "uniform";
+  const bool named =
+      text == "linear" || text == "uniform" || text == "sqrt" || text == "exponential";
   train::set_setting(settings, "train.layer_weighting", named ? text : "custom");
   train::set_setting(
       settings, "train.layer_weights",

@@ -19,6 +19,13 @@ void validate(const TrainConfig& c) {
   LW_CHECK(c.layer_weighting == LayerWeighting::custom || c.layer_weights.empty(),
            "train.layer_weights are given but train.layer_weighting is ", c.layer_weighting,
            "; set it to custom");
+  LW_CHECK(c.distill == 0 || c.objective != Objective::standard,
+           "train.distill needs a classifier read after every layer: objective aligned or "
+           "multihead, not standard");
+}
+
+WeightSchedule weight_schedule(const TrainConfig& c) {
+  return {c.layer_weighting, c.layer_weights, c.weight_rate, c.last_weight_boost};
 }
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -139,7 +146,7 @@ RunConfig resolve_run_config(const RunConfigSources& s) {
   validate(c.train);
   data::validate(c.data);
   // The layer weights now rather than after loading the data.
-  layer_weights(c.train.layer_weighting, c.model.n_layers, c.train.layer_weights);
+  layer_weights(weight_schedule(c.train), c.model.n_layers);
   return c;
 }
 

@@ -26,13 +26,15 @@ AdamWConfig adamw_config(const TrainConfig& train) {
 
 StepSettings step_settings(const TrainConfig& train, int64_t n_layers,
                            const torch::Device& device) {
-  const auto weights = layer_weights(train.layer_weighting, n_layers, train.layer_weights);
-  return {train.objective,
-          torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
-          train.label_smoothing,
-          train.clip_norm,
-          train.bf16 && device.is_cuda(),
-          train.cuda_graphs};
+  const auto weights = layer_weights(weight_schedule(train), n_layers);
+  StepSettings settings{train.objective,
+                        torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
+                        train.label_smoothing,
+                        train.clip_norm,
+                        train.bf16 && device.is_cuda(),
+                        train.cuda_graphs};
+  settings.distill = {train.distill, train.distill_temperature};
+  return settings;
 }
 
 // A captured step: static input buffers, the graph, and the outputs it overwrites on each replay.
@@ -54,7 +56,7 @@ StepOutputs TrainStep::forward_backward_update(const torch::Tensor& x, const tor
   auto result = [&] {
     compat::Bf16AutocastScope autocast(settings_.bf16);
     return objective_loss(model_, settings_.objective, settings_.layer_weights, x, y,
-                          settings_.label_smoothing);
+                          settings_.label_smoothing, settings_.distill);
   }();
   StepOutputs outputs;
   if (data_parallel()) {

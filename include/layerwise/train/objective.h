@@ -4,7 +4,13 @@
 //   aligned:   sum_l w_l CE(head(pool(h_l)), y), l = 1..L, one shared head (Jiang, Zhou, Zhu 2025)
 //   multihead: sum_l w_l CE(head_l(pool(h_l)), y), a separate head per layer (multi-exit baseline)
 //
-// Layer weights: linear w_l = 2l / (L(L+1)) (the paper's default), uniform w_l = 1/L, or a list.
+// Layer weights (sum 1): linear w_l ∝ l (the paper's default), uniform, sqrt w_l ∝ sqrt(l),
+// exponential w_l ∝ exp(rate l / L) (rate > 0 favours the deep layers), or a list used as given;
+// any of them with the last layer's weight multiplied by a boost (the rest scaled to keep the sum).
+//
+// Self-distillation (aligned and multihead): + lambda T^2 mean_{l<L} KL(p_L^T || p_l^T), where
+// p_l^T = softmax(z_l / T) and the last layer's p_L^T is detached (a target, not pulled toward the
+// shallow layers), averaged over the labelled items.
 #pragma once
 
 #include <string>
@@ -19,15 +25,30 @@ namespace layerwise::train {
 
 enum class Objective { standard, aligned, multihead };
 
-/// How the objective weighs the layers: linear w_l = 2l / (L(L+1)), uniform 1/L, or custom (a
-/// list of L weights).
-enum class LayerWeighting { linear, uniform, custom };
+/// How the objective weighs the layers (see above); custom: a list of L weights.
+enum class LayerWeighting { linear, uniform, sqrt, exponential, custom };
+
+/// The schedule's parameters besides its name.
+struct WeightSchedule {
+  LayerWeighting scheme = LayerWeighting::linear;
+  std::vector<double> custom;  // custom: L non-negative weights, not all zero
+  double rate = 1.0;           // exponential: w_l ∝ exp(rate l / L)
+  double last_boost = 1.0;     // the last layer's weight x this, the others rescaled (sum kept)
+};
+
+/// The distillation term's weight lambda (0: off) and temperature T.
+struct Distillation {
+  double weight = 0;
+  double temperature = 1;
+};
 
 /// The head layout an objective trains: per_layer for multihead, shared otherwise.
 model::HeadMode head_mode_for(Objective objective);
 
-/// The L layer weights of `scheme` (custom: `custom` holds L non-negative numbers, not all zero,
-/// used as given). Throws layerwise::Error naming train.layer_weights when they do not fit.
+/// The L layer weights of a schedule. Throws layerwise::Error naming the train.* setting that does
+/// not fit (custom weights of the wrong count or sign, a rate or boost out of range).
+std::vector<double> layer_weights(const WeightSchedule& schedule, int64_t n_layers);
+/// The weights of a named scheme without parameters besides `custom`.
 std::vector<double> layer_weights(LayerWeighting scheme, int64_t n_layers,
                                   const std::vector<double>& custom = {});
 
@@ -38,17 +59,26 @@ struct ObjectiveResult {
   torch::Tensor last_logits;  // (N, C) detached logits of layer L's classifier, one row per item
   torch::Tensor correct;      // () top-1 hits of last_logits among the labelled items
   torch::Tensor items;        // () labelled items (samples; for per-token models, positions)
+  torch::Tensor distill;      // () detached distillation term before its weight (0 when off)
 };
 
 /// Runs the model on `input` and returns the objective's loss on `labels`: (B) int64, or for
 /// per-token models (decoders) (B, T) with kIgnoreLabel where no token is predicted. `weights` is
 /// (L) float32 on the model's device (unused by standard), made once from layer_weights().
-/// label_smoothing in [0, 1) mixes the one-hot targets with the uniform distribution.
+/// label_smoothing in [0, 1) mixes the one-hot targets with the uniform distribution; `distill`
+/// adds the self-distillation term (aligned and multihead only).
 using model::kIgnoreLabel;
 
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
                                const torch::Tensor& weights, const torch::Tensor& input,
-                               const torch::Tensor& labels, double label_smoothing = 0.0);
+                               const torch::Tensor& labels, double label_smoothing = 0.0,
+                               const Distillation& distill = {});
+
+/// T^2 mean over layers l < L and labelled items of KL(softmax(z_L / T) || softmax(z_l / T)),
+/// z_L detached: logits (L, N, C), targets (N) with kIgnoreLabel for unlabelled items. () 0 when
+/// L = 1.
+torch::Tensor distillation_term(const torch::Tensor& logits, const torch::Tensor& targets,
+                                double temperature);
 
 }  // namespace layerwise::train
 
@@ -65,6 +95,8 @@ struct EnumNames<train::LayerWeighting> {
   static constexpr std::pair<train::LayerWeighting, const char*> values[] = {
       {train::LayerWeighting::linear, "linear"},
       {train::LayerWeighting::uniform, "uniform"},
+      {train::LayerWeighting::sqrt, "sqrt"},
+      {train::LayerWeighting::exponential, "exponential"},
       {train::LayerWeighting::custom, "custom"}};
 };
 }  // namespace layerwise

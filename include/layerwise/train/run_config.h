@@ -22,6 +22,10 @@ struct TrainConfig {
   Objective objective = Objective::aligned;
   LayerWeighting layer_weighting = LayerWeighting::linear;
   std::vector<double> layer_weights;  // layer_weighting custom: one weight per layer
+  double weight_rate = 1.0;           // layer_weighting exponential: w_l ∝ exp(rate l / L)
+  double last_weight_boost = 1.0;     // the last layer's weight x this (others rescaled)
+  double distill = 0;                 // self-distillation weight lambda (objective.h); 0: off
+  double distill_temperature = 1.0;   // its softmax temperature T
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double lr = 1e-3;            // peak learning rate after warm-up
@@ -52,6 +56,10 @@ void visit_fields(C& c, Field&& field) {
   field("objective", c.objective);
   field("layer_weighting", c.layer_weighting);
   field("layer_weights", c.layer_weights);
+  field("weight_rate", c.weight_rate, in_range(-50, 50, false));
+  field("last_weight_boost", c.last_weight_boost, above(0));
+  field("distill", c.distill, at_least(0));
+  field("distill_temperature", c.distill_temperature, above(0));
   field("epochs", c.epochs, at_least(1));
   field("batch_size", c.batch_size, at_least(1));
   field("lr", c.lr, above(0));
@@ -76,6 +84,9 @@ void visit_fields(C& c, Field&& field) {
   field("init", c.init);
   field("fresh_head", c.fresh_head);
 }
+
+/// The layer-weight schedule the settings describe (objective.h).
+WeightSchedule weight_schedule(const TrainConfig& c);
 
 /// Throws layerwise::Error naming the setting out of range (train.epochs, ...).
 void validate(const TrainConfig& config);

@@ -38,6 +38,7 @@ struct StepSettings {
   // Data parallel: this rank's share of each global batch; gradients and the logged numbers are
   // summed over the ranks (also in a group of one: the same path). Null: one process. Not owned.
   distributed::Communicator* comm = nullptr;
+  Distillation distill = {};  // self-distillation (aligned, multihead); off by default
 };
 
 /// A run's AdamW settings (train.beta1, beta2, adam_eps, weight_decay).

@@ -1,0 +1,175 @@
+// The aligned objective's layer-weight schedules and its self-distillation term
+// (train/objective.h): weights by hand, sums and orders, the KL term on a hand-computed case, and
+// the settings' round trip through config.json and the CLI.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "layerwise/model/layered_model.h"
+#include "layerwise/train/objective.h"
+#include "layerwise/train/run_config.h"
+#include "test_util.h"
+
+namespace lm = layerwise::model;
+namespace lt = layerwise::train;
+using layerwise::testing::contains;
+using layerwise::testing::error_message;
+using layerwise::testing::read_json;
+using layerwise::testing::run_cli;
+using layerwise::testing::temp_dir;
+
+namespace {
+
+std::vector<double> weights_of(lt::LayerWeighting scheme, int64_t layers, double rate = 1,
+                               double boost = 1) {
+  lt::WeightSchedule s;
+  s.scheme = scheme;
+  s.rate = rate;
+  s.last_boost = boost;
+  return lt::layer_weights(s, layers);
+}
+
+void expect_near(const std::vector<double>& actual, const std::vector<double>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-12) << i;
+}
+
+}  // namespace
+
+TEST(WeightSchedule, EverySchemeByHandSumsToOneInItsOrder) {
+  using lt::LayerWeighting;
+  const double s = 1 + std::sqrt(2.0) + std::sqrt(3.0);
+  expect_near(weights_of(LayerWeighting::sqrt, 3), {1 / s, std::sqrt(2.0) / s, std::sqrt(3.0) / s});
+  // exp(rate l / L) with rate = 3 ln 2, L = 3: each layer twice the one before.
+  expect_near(weights_of(LayerWeighting::exponential, 3, 3 * std::log(2.0)),
+              {1.0 / 7, 2.0 / 7, 4.0 / 7});
+  expect_near(weights_of(LayerWeighting::exponential, 4, 0), {0.25, 0.25, 0.25, 0.25});
+  for (const auto scheme : {LayerWeighting::linear, LayerWeighting::uniform, LayerWeighting::sqrt,
+                            LayerWeighting::exponential}) {
+    for (const double rate : {-4.0, 2.0}) {
+      const auto w = weights_of(scheme, 12, rate);
+      double sum = 0;
+      for (double x : w) sum += x;
+      EXPECT_NEAR(sum, 1.0, 1e-12) << layerwise::enum_name(scheme);
+      for (size_t l = 1; l < w.size(); ++l) {
+        if (scheme != LayerWeighting::exponential)
+          EXPECT_GE(w[l], w[l - 1]);  // deeper layers weigh at least as much
+        else if (rate > 0)
+          EXPECT_GT(w[l], w[l - 1]);
+        else
+          EXPECT_LT(w[l], w[l - 1]);  // a negative rate favours the shallow layers
+      }
+    }
+  }
+  // sqrt is flatter than linear: its first layer weighs more, its last less.
+  const auto sqrt12 = weights_of(LayerWeighting::sqrt, 12),
+             linear12 = weights_of(LayerWeighting::linear, 12);
+  EXPECT_GT(sqrt12.front(), linear12.front());
+  EXPECT_LT(sqrt12.back(), linear12.back());
+}
+
+TEST(WeightSchedule, LastLayerBoostKeepsTheSum) {
+  using lt::LayerWeighting;
+  expect_near(weights_of(LayerWeighting::linear, 2, 1, 2), {0.2, 0.8});  // {1/3, 4/3} / (5/3)
+  lt::WeightSchedule custom;
+  custom.scheme = LayerWeighting::custom;
+  custom.custom = {1, 1};
+  custom.last_boost = 3;
+  expect_near(lt::layer_weights(custom, 2), {0.5, 1.5});  // a custom total (2) is kept
+  EXPECT_PRED2(contains, error_message([] { weights_of(LayerWeighting::linear, 3, 1, 0); }),
+               "train.last_weight_boost must be > 0");
+  EXPECT_PRED2(contains, error_message([] { weights_of(LayerWeighting::exponential, 3, 51); }),
+               "train.weight_rate must be in [-50, 50]");
+  lt::WeightSchedule stray;
+  stray.custom = {1, 2, 3};  // weights given to a named scheme
+  EXPECT_PRED2(contains, error_message([&] { lt::layer_weights(stray, 3); }),
+               "train.layer_weights are given but train.layer_weighting is linear");
+}
+
+TEST(Distillation, KlTermByHandIgnoresUnlabelledItemsAndHoldsTheTeacherFixed) {
+  // Two layers, two items (the second unlabelled), two classes. Item 1: layer 1 reads [0, 0],
+  // layer 2 (the teacher) [ln 3, 0], i.e. p_L = [3/4, 1/4] and p_1 = [1/2, 1/2].
+  auto logits = torch::tensor({{{0.0, 0.0}, {5.0, -2.0}}, {{std::log(3.0), 0.0}, {0.0, 7.0}}},
+                              torch::kFloat64)
+                    .requires_grad_();  // (L, N, C)
+  const auto targets = torch::tensor({int64_t{1}, lt::kIgnoreLabel}, torch::kInt64);
+  const auto term = lt::distillation_term(logits, targets, 1.0);
+  EXPECT_NEAR(term.item<double>(), 0.75 * std::log(1.5) + 0.25 * std::log(0.5), 1e-6);
+  // T = 2: both distributions from logits / 2, and the T^2 factor.
+  const double a = std::sqrt(3.0) / (std::sqrt(3.0) + 1), b = 1 - a;
+  EXPECT_NEAR(lt::distillation_term(logits, targets, 2.0).item<double>(),
+              4 * (a * std::log(2 * a) + b * std::log(2 * b)), 1e-6);
+  term.backward();
+  const auto grad = logits.grad();
+  EXPECT_EQ(grad[1].abs().max().item<double>(), 0.0);     // the teacher is detached
+  EXPECT_EQ(grad[0][1].abs().max().item<double>(), 0.0);  // the unlabelled item counts for nothing
+  EXPECT_GT(grad[0][0].abs().max().item<double>(), 0.0);
+  // One layer: nothing to distil.
+  EXPECT_EQ(lt::distillation_term(logits.slice(0, 1), targets, 1.0).item<double>(), 0.0);
+}
+
+TEST(Distillation, AddsItsWeightedTermToTheAlignedAndMultiheadLosses) {
+  torch::manual_seed(0);
+  auto config = lm::vit_preset("tiny");
+  config.n_layers = 3;
+  const auto images = torch::randn({6, 1, 28, 28});
+  const auto labels = torch::tensor({0, 3, 9, 3, 1, 7}, torch::kInt64);
+  const auto w = torch::tensor(lt::layer_weights(lt::LayerWeighting::linear, 3), torch::kFloat64)
+                     .to(torch::kFloat32);
+  for (const auto objective : {lt::Objective::aligned, lt::Objective::multihead}) {
+    config.heads = lt::head_mode_for(objective);
+    auto model = lm::make_model(config);
+    model->eval();  // no dropout: the two calls see the same model
+    const auto plain = lt::objective_loss(*model, objective, w, images, labels);
+    const auto distilled = lt::objective_loss(*model, objective, w, images, labels, 0, {0.5, 2.0});
+    // The term by hand from the layers' logits.
+    const auto hidden = model->forward_layers(images);
+    std::vector<torch::Tensor> logits;
+    for (int64_t l = 1; l <= 3; ++l) logits.push_back(model->head_at(model->pool(hidden[l]), l));
+    const auto term = lt::distillation_term(torch::stack(logits), labels, 2.0);
+    EXPECT_GT(term.item<double>(), 0.0);
+    EXPECT_NEAR(distilled.loss.item<double>(),
+                plain.loss.item<double>() + 0.5 * term.item<double>(), 1e-5);
+    EXPECT_NEAR(distilled.distill.item<double>(), term.item<double>(), 1e-5);
+    EXPECT_TRUE(distilled.layer_loss.allclose(plain.layer_loss));  // cross-entropies unchanged
+  }
+  config.heads = lm::HeadMode::shared;
+  auto model = lm::make_model(config);
+  EXPECT_PRED2(
+      contains, error_message([&] {
+        lt::objective_loss(*model, lt::Objective::standard, w, images, labels, 0, {0.5, 1});
+      }),
+      "train.distill needs a classifier read after every layer");
+}
+
+TEST(WeightSchedule, SettingsRoundTripThroughConfigJsonAndTheCli) {
+  lt::TrainConfig train;
+  train.layer_weighting = lt::LayerWeighting::exponential;
+  train.weight_rate = 2.5;
+  train.last_weight_boost = 1.5;
+  train.distill = 0.3;
+  train.distill_temperature = 2;
+  const auto j = lt::to_json(train);
+  EXPECT_EQ(j.at("layer_weighting"), "exponential");
+  EXPECT_EQ(j.at("weight_rate"), 2.5);
+  EXPECT_EQ(j.at("distill"), 0.3);
+  EXPECT_EQ(lt::to_json(lt::train_config_from_json(j)), j);
+
+  const auto dir = temp_dir("weight_schedule");
+  auto r = run_cli(
+      "-q train --preset tiny --layers 3 --train-limit 64 --val-limit 32 --epochs 1 "
+      "--batch-size 32 --layer-weights sqrt --last-weight-boost 2 --distill 0.5 "
+      "--distill-temperature 3 --out " +
+      dir + "/run");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto written = read_json(dir + "/run/config.json").at("train");
+  EXPECT_EQ(written.at("layer_weighting"), "sqrt");
+  EXPECT_EQ(written.at("last_weight_boost"), 2.0);
+  EXPECT_EQ(written.at("distill"), 0.5);
+  EXPECT_EQ(written.at("distill_temperature"), 3.0);
+  r = run_cli("-q train --preset tiny --objective standard --distill 0.5 --epochs 1 --out " + dir +
+              "/bad");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_PRED2(contains, r.output, "train.distill (--distill) needs a classifier read after every");
+  layerwise::testing::remove_tree(dir);
+}
