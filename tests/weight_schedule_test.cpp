@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
@@ -167,6 +168,17 @@ TEST(WeightSchedule, SettingsRoundTripThroughConfigJsonAndTheCli) {
   EXPECT_EQ(written.at("last_weight_boost"), 2.0);
   EXPECT_EQ(written.at("distill"), 0.5);
   EXPECT_EQ(written.at("distill_temperature"), 3.0);
+  // metrics.jsonl logs the distillation term of every step beside the loss that includes it.
+  std::ifstream metrics(dir + "/run/metrics.jsonl");
+  int64_t logged = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto m = nlohmann::json::parse(line);
+    if (!m.contains("loss")) continue;
+    ASSERT_TRUE(m.contains("distill")) << line;
+    EXPECT_GT(m.at("distill").get<double>(), 0.0) << line;
+    ++logged;
+  }
+  EXPECT_GT(logged, 0);
   r = run_cli("-q train --preset tiny --objective standard --distill 0.5 --epochs 1 --out " + dir +
               "/bad");
   EXPECT_EQ(r.code, 2) << r.output;

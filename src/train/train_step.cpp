@@ -63,7 +63,8 @@ StepOutputs TrainStep::forward_backward_update(const torch::Tensor& x, const tor
     outputs = data_parallel_backward(result);
   } else {
     result.loss.backward();
-    outputs = {result.loss.detach(), result.layer_loss, result.correct, result.items, {}};
+    outputs = {result.loss.detach(), result.layer_loss, result.correct, result.items, {},
+               result.distill};
   }
   outputs.grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_norm);
   optimizer_.update();
@@ -87,17 +88,18 @@ StepOutputs TrainStep::data_parallel_backward(ObjectiveResult& result) {
   reducer_->begin();  // buckets are summed while backward runs
   (result.loss * share.to(result.loss.scalar_type())).backward();
   reducer_->finish();
-  // The log's numbers, of the global batch: [loss, layer losses (L), hits, items].
+  // The log's numbers, of the global batch: [loss, layer losses (L), hits, items, distillation].
   const int64_t n_layers = result.layer_loss.numel();
   std::vector<torch::Tensor> stats{torch::cat({
       (result.loss.detach().to(options) * share).reshape({1}),
       result.layer_loss.to(options) * share,
       result.correct.to(options).reshape({1}),
       result.items.to(options).reshape({1}),
-  })};  // (L + 3)
+      (result.distill.to(options) * share).reshape({1}),
+  })};  // (L + 4)
   comm.all_reduce_sum(stats);
   const auto& s = stats[0];
-  return {s[0], s.slice(0, 1, 1 + n_layers), s[1 + n_layers], s[2 + n_layers], {}};
+  return {s[0], s.slice(0, 1, 1 + n_layers), s[1 + n_layers], s[2 + n_layers], {}, s[3 + n_layers]};
 }
 
 StepOutputs TrainStep::eager(const torch::Tensor& x, const torch::Tensor& y) {
@@ -139,8 +141,8 @@ StepOutputs TrainStep::run(const torch::Tensor& x, const torch::Tensor& y, doubl
   ++replayed_;
   // The graph overwrites its outputs on the next replay: the log keeps copies.
   const auto& o = captured->outputs;
-  return {o.loss.clone(), o.layer_loss.clone(), o.correct.clone(), o.items.clone(),
-          o.grad_norm.clone()};
+  return {o.loss.clone(),  o.layer_loss.clone(), o.correct.clone(),
+          o.items.clone(), o.grad_norm.clone(),  o.distill.clone()};
 }
 
 }  // namespace layerwise::train

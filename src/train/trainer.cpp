@@ -41,7 +41,7 @@ double seconds_since(Clock::time_point start) {
 struct PendingStep {
   int64_t step, epoch;
   double lr;
-  torch::Tensor loss, layer_loss, correct, items, grad_norm;  // (), (L), (), (), ()
+  torch::Tensor loss, layer_loss, correct, items, grad_norm, distill;  // (), (L), (), (), (), ()
 };
 
 // metrics.jsonl, appended one line at a time; on resume, lines past the checkpoint are dropped.
@@ -262,8 +262,8 @@ class Trainer {
       const double lr = warmup_cosine_lr(step, state_.total_steps, warmup_steps_, t.lr, t.min_lr);
       const auto out = train_step.run(x, y, lr);
       crash_point("train-step");  // tests: a worker that dies mid-run
-      pending.push_back(
-          {step + 1, epoch, lr, out.loss, out.layer_loss, out.correct, out.items, out.grad_norm});
+      pending.push_back({step + 1, epoch, lr, out.loss, out.layer_loss, out.correct, out.items,
+                         out.grad_norm, out.distill});
       state_.step = step + 1;
       flush_samples += batches[batch_in_epoch].size(0);
 
@@ -311,12 +311,13 @@ class Trainer {
     if (pending.empty()) return;
     std::vector<torch::Tensor> scalars, layer_losses;
     for (const auto& p : pending) {
-      scalars.push_back(torch::stack({p.loss.to(torch::kFloat32), p.correct.to(torch::kFloat32),
-                                      p.grad_norm.to(torch::kFloat32),
-                                      p.items.to(torch::kFloat32).clamp_min(1)}));
+      scalars.push_back(
+          torch::stack({p.loss.to(torch::kFloat32), p.correct.to(torch::kFloat32),
+                        p.grad_norm.to(torch::kFloat32), p.items.to(torch::kFloat32).clamp_min(1),
+                        p.distill.to(torch::kFloat32)}));
       layer_losses.push_back(p.layer_loss.to(torch::kFloat32));
     }
-    const auto host_scalars = torch::stack(scalars).cpu();      // (S, 4): the one sync
+    const auto host_scalars = torch::stack(scalars).cpu();      // (S, 5): the one sync
     const auto host_layers = torch::stack(layer_losses).cpu();  // (S, L)
     for (size_t i = 0; i < pending.size(); ++i) {
       const auto& p = pending[i];
@@ -333,6 +334,7 @@ class Trainer {
           {"samples_per_second", samples_per_second}};
       if (config_.train.objective != Objective::standard)
         line["layer_loss"] = vector_to_json(host_layers[i]);
+      if (config_.train.distill > 0) line["distill"] = host_scalars[i][4].item<double>();
       if (log) log->write(line);
     }
     const auto& p = pending.back();

@@ -51,11 +51,12 @@ StepSettings step_settings(const TrainConfig& train, int64_t n_layers, const tor
 
 /// What one step leaves for the log: device tensors, owned by the caller (no host sync).
 struct StepOutputs {
-  torch::Tensor loss;        // () the weighted objective
-  torch::Tensor layer_loss;  // (L) per-layer cross-entropy (standard: NaN except the last)
-  torch::Tensor correct;     // () top-1 hits of the last layer's classifier
-  torch::Tensor items;       // () labelled items
-  torch::Tensor grad_norm;   // () gradient norm before clipping
+  torch::Tensor loss;          // () the weighted objective
+  torch::Tensor layer_loss;    // (L) per-layer cross-entropy (standard: NaN except the last)
+  torch::Tensor correct;       // () top-1 hits of the last layer's classifier
+  torch::Tensor items;         // () labelled items
+  torch::Tensor grad_norm;     // () gradient norm before clipping
+  torch::Tensor distill = {};  // () the distillation term before its weight (0 when off)
 };
 
 class TrainStep {
