@@ -70,7 +70,7 @@ target_link_libraries(layerwise_lib PUBLIC CUDA::cudart)
 set_property(SOURCE ${CMAKE_SOURCE_DIR}/src/model/fused_layer_norm.cpp APPEND PROPERTY
   COMPILE_DEFINITIONS LAYERWISE_CUDA_KERNELS=1)
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/model/fused_layer_norm.cpp PROPERTIES
-  SKIP_PRECOMPILE_HEADERS ON)
+  SKIP_PRECOMPILE_HEADERS ON SKIP_UNITY_BUILD_INCLUSION ON)
 
 set(LAYERWISE_OWN_CUDA_KERNELS ON)  # for the package config: consumers need CUDA::cudart
 message(STATUS "layerwise: own CUDA kernels (sm_${CMAKE_CUDA_ARCHITECTURES})")
