@@ -24,6 +24,10 @@ void validate(const TrainConfig& c) {
            "multihead, not standard");
 }
 
+int64_t run_sample_tokens(const RunConfig& c) {
+  return c.model.is_text() ? std::min(c.model.max_len, c.data.max_len) : 0;
+}
+
 WeightSchedule weight_schedule(const TrainConfig& c) {
   return {c.layer_weighting, c.layer_weights, c.weight_rate, c.last_weight_boost};
 }

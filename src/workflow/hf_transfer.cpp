@@ -102,10 +102,6 @@ void write_reference(model::LayeredModel& model, const std::string& path,
 }
 
 // Tokens per sample: text runs read sequences of data.max_len tokens; images (0) their patches.
-int64_t sample_tokens(const train::RunConfig& c) {
-  return c.model.is_text() ? std::min(c.model.max_len, c.data.max_len) : 0;
-}
-
 std::string head_description(const model::ModelConfig& source, int64_t depth) {
   if (source.heads == model::HeadMode::shared)
     return str_cat("the last layer's head (shared by every layer), read after block ", depth);
@@ -249,7 +245,8 @@ ExportResult export_run(const std::string& run_dir, const std::string& out_dir,
   result.depth = depth;
   result.source_layers = layers;
   result.parameters = model::depth_parameters(config.model, depth);
-  result.flops = model::forward_flops(config.model, depth, sample_tokens(config)).total();
+  result.flops =
+      model::forward_flops(config.model, depth, train::run_sample_tokens(config)).total();
   try {
     model::hf_family_for_export(cut->config());
     result.hugging_face = true;

@@ -1,6 +1,5 @@
 #include "layerwise/workflow/run_eval.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -13,6 +12,7 @@
 #include "layerwise/inference/predict.h"
 #include "layerwise/model/depth_cost.h"
 #include "layerwise/train/checkpoint.h"
+#include "layerwise/train/run_config.h"
 #include "layerwise/workflow/sharded_predictions.h"
 
 namespace layerwise::workflow {
@@ -32,12 +32,10 @@ void add_perplexity(nlohmann::json& summary) {
 }
 
 // What the model cut after each layer costs (export --depth K), for the report's layer-wise table
-// and eval's printed one. Text: the sequence length the data is padded to.
+// and eval's printed one.
 void add_depth_costs(nlohmann::json& result, const train::RunConfig& config) {
-  const auto& m = config.model;
-  const int64_t tokens = m.is_text() ? std::min(m.max_len, config.data.max_len) : 0;
   auto parameters = nlohmann::json::array(), flops = nlohmann::json::array();
-  for (const auto& cost : model::depth_costs(m, tokens)) {
+  for (const auto& cost : model::depth_costs(config.model, train::run_sample_tokens(config))) {
     parameters.push_back(cost.parameters);
     flops.push_back(cost.flops);
   }

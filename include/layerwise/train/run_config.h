@@ -109,6 +109,10 @@ TrainConfig train_config_from_json(const nlohmann::json& json, TrainConfig base 
 /// Where a new run's configuration comes from; later sources win: the defaults, the model preset,
 /// a config file, then the settings given one by one (the CLI's flags). A run started from a
 /// trained model (init) takes that model's architecture, tokenizer and pixel normalization.
+/// Tokens of one sample as the run feeds its model, for FLOP counts (model/depth_cost.h): text
+/// models the length the data is padded to (at most the model's); images 0 (the model's own).
+int64_t run_sample_tokens(const RunConfig& c);
+
 struct RunConfigSources {
   std::string preset;     // model preset; "": the file's model, else "small"
   nlohmann::json file;    // a config file: {"model": {...} or "preset name", "train": {...},
