@@ -8,10 +8,10 @@
 
 namespace layerwise::exit {
 
-LayerCosts layer_costs(const model::ModelConfig& c) {
+LayerCosts layer_costs(const model::ModelConfig& c, int64_t tokens) {
   // One block and one head read of the depth-1 model (model/depth_cost.h counts them the same way
   // as the report's per-depth table and export --depth).
-  const auto one = model::forward_flops(c, 1);
+  const auto one = model::forward_flops(c, 1, tokens);
   LayerCosts costs;
   costs.embed = one.embed;
   costs.block = one.total() - one.embed - one.heads;

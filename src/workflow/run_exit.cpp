@@ -14,6 +14,7 @@
 #include "layerwise/exit/timing.h"
 #include "layerwise/inference/predict.h"
 #include "layerwise/train/checkpoint.h"
+#include "layerwise/train/run_config.h"
 #include "layerwise/workflow/sharded_predictions.h"
 
 namespace layerwise::workflow {
@@ -26,7 +27,7 @@ nlohmann::json run_exit(const std::string& run_dir, const RunExitOptions& option
                          : inference::HeadChoice::last;
   LW_CHECK(config.data.task != data::Task::lm, run_dir, ": early exit is for classifiers; this ",
            "run is a language model (", config.model.arch, ")");
-  const auto costs = exit::layer_costs(config.model);
+  const auto costs = exit::layer_costs(config.model, train::run_sample_tokens(config));
   const auto test = data::load_split(config.data, options.split, 0, run_dir);
   auto inference = options.inference;
   const bool main = !options.comm || options.comm->is_main();

@@ -22,7 +22,9 @@ struct LayerCosts {
   double block = 0;  // one transformer block
   double head = 0;   // one classifier read (BERT's pooler included)
 };
-LayerCosts layer_costs(const model::ModelConfig& config);
+/// Samples of `tokens` tokens (0: the model's own length; text runs pass the padded length,
+/// train::run_sample_tokens).
+LayerCosts layer_costs(const model::ModelConfig& config, int64_t tokens = 0);
 
 /// (N) int64 exit layer in 1..L of every sample under `policy`.
 torch::Tensor simulate_exit_layers(const ExitPolicy& policy, const analysis::LayerPredictions& p);
