@@ -83,8 +83,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
       "form, exports to transformers); decoder-{tiny,small,base}";
   cmd->add_option("--preset", f.preset, "model size (default small): " + presets);
   cmd->add_option("--layer-weights", f.layer_weights,
-                  "linear (the paper's), uniform, sqrt, exponential (--weight-rate) or "
-                  "w_1,...,w_L (default linear)");
+                  "linear (the paper's), uniform, sqrt, exponential (--weight-rate), learned "
+                  "(uncertainty weighting) or w_1,...,w_L (default linear)");
   cmd->add_option("--device", f.device, "cpu or cuda[:N] (default cpu)");
   cmd->add_option("--stop-after", f.stop_after,
                   "checkpoint and stop after N steps in total (resume later)")
@@ -123,6 +123,9 @@ void add_options(CLI::App& app, TrainFlags& f) {
         "--layer-weights exponential: w_l ∝ exp(rate l / L); > 0 favours deep layers");
   s.add("--last-weight-boost", "train.last_weight_boost",
         "the last layer's weight x this, the others rescaled to the same sum");
+  s.add("--weight-lr-scale", "train.weight_lr_scale",
+        "--layer-weights learned: the log variances' learning rate as a multiple of --lr "
+        "(they must reach log CE_l within the run)");
   s.add("--distill", "train.distill",
         "aligned / multihead: weight of the KL pulling every layer toward the last (0: off)");
   s.add("--distill-temperature", "train.distill_temperature", "softmax temperature of --distill");
@@ -161,8 +164,8 @@ void add_options(CLI::App& app, TrainFlags& f) {
 
 // --layer-weights names a scheme or lists the weights (then the scheme is custom).
 void add_layer_weights(const std::string& text, nlohmann::json& settings) {
-  const bool named =
-      text == "linear" || text == "uniform" || text == "sqrt" || text == "exponential";
+  const bool named = text == "linear" || text == "uniform" || text == "sqrt" ||
+                     text == "exponential" || text == "learned";
   train::set_setting(settings, "train.layer_weighting", named ? text : "custom");
   train::set_setting(
       settings, "train.layer_weights",

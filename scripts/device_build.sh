@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the device_*.sh scripts on the GPU machine: device_build TARGET... builds layerwise
 # against PyTorch's LibTorch with CUDA into build-cuda (DESIGN.md section 4), logs in $out.
+# LAYERWISE_CMAKE_ARGS adds CMake options (-DLAYERWISE_ICU=OFF where ICU does not travel).
 device_build() {
   local torch_prefix
   torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
@@ -11,7 +12,7 @@ device_build() {
     export CUDACXX=/usr/local/cuda/bin/nvcc
   fi
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERWISE_CUDA_ARCH=9.0 \
-    -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" >"${out:?}/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+    -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.deps/usr" ${LAYERWISE_CMAKE_ARGS:-} >"${out:?}/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
   local targets=()
   for target in "$@"; do targets+=(--target "$target"); done
   cmake --build build-cuda -j"$(nproc)" "${targets[@]}" >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }

@@ -6,6 +6,8 @@
 # and the best accuracy at >= 7.5x and >= 10x layer speed-up) in $OUT/schedules.md.
 #
 #   PRESET=small EPOCHS=8 SEEDS="0 1 2" scripts/device_schedules.sh
+#   SEEDS=1 ...   (one seed per call; the tables of several calls: schedule_table.py on their
+#                  results.tgz unpacked into one folder)
 #   SCHEDULES="linear=--layer-weights linear;sqrt=--layer-weights sqrt" scripts/device_schedules.sh
 #
 # Carry Fashion-MNIST in .deps/fashion-mnist as device_train.sh says. Every run of a call trains at
@@ -13,8 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-0 1 2}
-schedules=${SCHEDULES:-linear=--layer-weights linear;uniform=--layer-weights uniform;sqrt=--layer-weights sqrt;exp2=--layer-weights exponential --weight-rate 2;boost2=--last-weight-boost 2}
+schedules=${SCHEDULES:-linear=--layer-weights linear;uniform=--layer-weights uniform;sqrt=--layer-weights sqrt;exp2=--layer-weights exponential --weight-rate 2;boost2=--last-weight-boost 2;learned=--layer-weights learned}
 distill=${DISTILL:-0.5}
+distilled=${DISTILLED:-linear}  # the schedules also trained with --distill (all: every one)
 variants=""
 IFS=';' read -ra schedule_list <<<"$schedules"
 for seed in $seeds; do
@@ -22,19 +25,19 @@ for seed in $seeds; do
     name=${schedule%%=*}
     flags=${schedule#*=}
     variants+="$name-seed$seed=$flags --seed $seed;"
-    [ "$distill" != 0 ] && variants+="$name-distill-seed$seed=$flags --distill $distill --seed $seed;"
+    if [ "$distill" != 0 ] && [[ $distilled == all || " $distilled " == *" $name "* ]]; then
+      variants+="$name-distill-seed$seed=$flags --distill $distill --seed $seed;"
+    fi
   done
 done
-# Baselines: device_train.sh names runs OBJECTIVE-VARIANT, so aligned runs come out as
-# aligned-<schedule>-seedS; multihead and standard train with the default (linear) weights.
-ONLY=aligned VARIANTS="${variants%;}" EXIT_BATCHES= scripts/device_train.sh
-baselines=""
-for seed in $seeds; do baselines+="seed$seed=--seed $seed;"; done
-OUT_MAIN=${OUT:-out}
-mkdir -p "$OUT_MAIN/baselines"
-OUT="$OUT_MAIN/baselines" ONLY="multihead standard" VARIANTS="${baselines%;}" EXIT_BATCHES= \
-  scripts/device_train.sh
+# Baselines in the same launch (a variant naming its objective runs only it): multihead and standard
+# with the default (linear) weights. Runs come out as aligned-<schedule>-seedS, multihead-seedS and
+# standard-seedS, all training at once.
+for seed in $seeds; do
+  variants+="seed$seed=--objective multihead --seed $seed;seed$seed=--objective standard --seed $seed;"
+done
+ONLY=aligned VARIANTS="${variants%;}" EXIT_BATCHES= SIMILARITY= scripts/device_train.sh
+out=${OUT:-out}
 mkdir -p /tmp/layerwise_schedules
-tar xzf "$OUT_MAIN/results.tgz" -C /tmp/layerwise_schedules
-tar xzf "$OUT_MAIN/baselines/results.tgz" -C /tmp/layerwise_schedules
-python3 scripts/schedule_table.py /tmp/layerwise_schedules --markdown | tee "$OUT_MAIN/schedules.md"
+tar xzf "$out/results.tgz" -C /tmp/layerwise_schedules
+python3 scripts/schedule_table.py /tmp/layerwise_schedules --markdown | tee "$out/schedules.md"

@@ -13,6 +13,8 @@
 #                                                  (6 runs at once)
 #   EPOCHS=1 ONLY=aligned scripts/device_train.sh  (a timing run)
 #   EXIT_BATCHES= ...                              (exit curves without wall-clock timing)
+#   SIMILARITY= ...                                (no COS / CKA matrices)
+#   VARIANTS="seed0=--objective multihead --seed 0" (a variant naming its objective runs only it)
 #
 # The machine has no datasets: carry Fashion-MNIST in .deps/fashion-mnist (the four .gz files from
 # /usr/share/datasets/fashion-mnist).
@@ -48,7 +50,12 @@ IFS=';' read -ra variant_list <<<"$variants"
 for variant in "${variant_list[@]}"; do
   variant_name=${variant%%=*}
   variant_flags=${variant#*=}
-  for objective in $objectives; do
+  variant_objectives=$objectives
+  if [[ " $variant_flags " =~ \ --objective\ ([a-z]+)\  ]]; then
+    variant_objectives=${BASH_REMATCH[1]}
+    variant_flags=${variant_flags/--objective $variant_objectives/}
+  fi
+  for objective in $variant_objectives; do
     name="$objective-$variant_name"
     names="$names $name"
     device="cuda:$((i % gpus))"
@@ -63,13 +70,16 @@ wait
 for name in $names; do
   tail -3 "$out/train_$name.log"
   $lw eval "$runs/$name" --device cuda -q
-  $lw similarity "$runs/$name" --device cuda --samples 5000 \
-    --metrics cos,cka_linear,cka_debiased -q
+  if [ -n "${SIMILARITY-yes}" ]; then
+    $lw similarity "$runs/$name" --device cuda --samples 5000 \
+      --metrics cos,cka_linear,cka_debiased -q
+  fi
   $lw exit "$runs/$name" --device cuda --policy confidence ${exit_batches:+--time-batches "$exit_batches"} \
     --time-samples "${EXIT_SAMPLES:-2048}" -q
   mkdir -p "$runs/results/$name"
-  cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,similarity.json,exit.json} \
-    "$runs/$name"/*.csv "$runs/$name"/*.svg "$runs/results/$name/"
+  cp "$runs/$name"/{config.json,trainer_state.json,metrics.jsonl,eval.json,exit.json} \
+    "$runs/results/$name/"
+  cp "$runs/$name"/{similarity.json,*.csv,*.svg} "$runs/results/$name/" 2>/dev/null || true
   python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(sys.argv[2], 'final', round(100*e['final_accuracy'],2), 'by layer', [round(100*a,1) for a in e['accuracy']], 'depth', e['minimal_depth'])" \
     "$runs/$name/eval.json" "$name"
 done

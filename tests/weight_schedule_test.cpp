@@ -8,6 +8,7 @@
 
 #include "layerwise/model/layered_model.h"
 #include "layerwise/train/objective.h"
+#include "layerwise/train/optimizer.h"
 #include "layerwise/train/run_config.h"
 #include "test_util.h"
 
@@ -87,6 +88,105 @@ TEST(WeightSchedule, LastLayerBoostKeepsTheSum) {
                "train.layer_weights are given but train.layer_weighting is linear");
 }
 
+TEST(WeightSchedule, LearnedWeightingByHandWithItsGradient) {
+  // (1/L) sum_l exp(-s_l) CE_l + s_l with L = 3, s = (0, ln 2, -ln 2), CE = (2, 1, 0.5).
+  auto weights = lt::LayerLossWeights::learned(3, torch::kCPU);
+  EXPECT_TRUE(weights.is_learned());
+  EXPECT_EQ(weights.size(), 3);
+  EXPECT_TRUE(weights.current().allclose(torch::full({3}, 1.0 / 3)));  // it starts uniform
+  {
+    torch::NoGradGuard no_grad;
+    weights.log_variance.copy_(torch::tensor({0.0, std::log(2.0), -std::log(2.0)}));
+  }
+  const auto ce = torch::tensor({2.0, 1.0, 0.5}, torch::kFloat32).requires_grad_();
+  const auto loss = weights.weigh(ce);
+  // (2 + 0 + 0.5 + ln 2 + 1 - ln 2) / 3
+  EXPECT_NEAR(loss.item<double>(), 3.5 / 3, 1e-6);
+  loss.backward();
+  // d/ds_l = (1 - exp(-s_l) CE_l) / L: s_1 pushed up (its CE is high), s_3 down.
+  const auto grad_s = weights.log_variance.grad();
+  EXPECT_NEAR(grad_s[0].item<double>(), (1 - 2.0) / 3, 1e-6);
+  EXPECT_NEAR(grad_s[1].item<double>(), (1 - 0.5) / 3, 1e-6);
+  EXPECT_NEAR(grad_s[2].item<double>(), (1 - 1.0) / 3, 1e-6);
+  // d/dCE_l = exp(-s_l) / L: the layer weights the model's gradient sees.
+  EXPECT_TRUE(ce.grad().allclose(torch::tensor({1.0, 0.5, 2.0}, torch::kFloat32) / 3, 1e-6));
+  // Its weights: softmax(-s), summing to 1.
+  EXPECT_TRUE(weights.current().allclose(torch::tensor({1.0, 0.5, 2.0}, torch::kFloat32) / 3.5));
+  // Fixed weights: a plain weighted sum; no gradient to the weights.
+  const lt::LayerLossWeights fixed = torch::tensor({0.25f, 0.75f});
+  EXPECT_FALSE(fixed.is_learned());
+  EXPECT_NEAR(fixed.weigh(torch::tensor({2.0f, 4.0f})).item<double>(), 3.5, 1e-6);
+}
+
+TEST(WeightSchedule, LearnedWeightsTrainAreSavedAndResumeExactly) {
+  const auto dir = temp_dir("learned_weights");
+  const std::string train =
+      "-q train --preset tiny --layers 3 --train-limit 128 --val-limit 32 --epochs 2 "
+      "--batch-size 32 --layer-weights learned --lr 5e-2 --out ";
+  auto r = run_cli(train + dir + "/whole");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_json(dir + "/whole/config.json").at("train").at("layer_weighting"), "learned");
+  // The validation lines carry softmax(-s); after 8 steps at lr 0.05 the weights have moved.
+  std::ifstream metrics(dir + "/whole/metrics.jsonl");
+  std::vector<double> last;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto m = nlohmann::json::parse(line);
+    if (m.contains("val_accuracy")) last = m.at("layer_weights").get<std::vector<double>>();
+  }
+  ASSERT_EQ(last.size(), 3u);
+  double sum = 0;
+  for (double w : last) sum += w;
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+  EXPECT_GT(std::abs(last[0] - 1.0 / 3) + std::abs(last[2] - 1.0 / 3), 1e-3);
+  // The log variances live in optimizer.safetensors (no model file holds them); a run stopped
+  // after 5 steps and resumed ends where the uninterrupted one did, the learned s included.
+  r = run_cli(train + dir + "/split --stop-after 5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("-q train --resume " + dir + "/split");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto whole = layerwise::read_safetensors(dir + "/whole/optimizer.safetensors");
+  const auto split = layerwise::read_safetensors(dir + "/split/optimizer.safetensors");
+  auto value = [](const layerwise::SafetensorsFile& f) {
+    for (const auto& [name, t] : f.tensors)
+      if (name == "value.objective.layer_log_variance") return t;
+    return torch::Tensor();
+  };
+  ASSERT_TRUE(value(whole).defined());
+  EXPECT_GT(value(whole).abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(value(whole).equal(value(split)));
+  EXPECT_LT(layerwise::testing::max_weight_diff(dir + "/whole", dir + "/split"), 1e-12);
+  // The last layer's boost has no meaning for a learned schedule.
+  r = run_cli(train + dir + "/bad --last-weight-boost 2");
+  EXPECT_NE(r.code, 0);
+  EXPECT_PRED2(contains, r.output, "does not apply to learned layer weights");
+  layerwise::testing::remove_tree(dir);
+}
+
+TEST(WeightSchedule, LearnedWeightsStepAtTheirOwnLearningRateWithoutDecay) {
+  // One AdamW step moves every coordinate by lr (the first step's update is lr * sign(grad)); the
+  // `own` log variances move by lr x own_lr_scale and, being a vector, get no weight decay.
+  auto model_weight = torch::ones({2, 2}).requires_grad_();
+  auto log_variance = torch::zeros({3}).requires_grad_();
+  lt::AdamWConfig config;
+  config.weight_decay = 0;
+  config.own_lr_scale = 10;
+  lt::AdamW adamw({{"w", model_weight}}, config, {{"objective.layer_log_variance", log_variance}});
+  (model_weight.sum() + log_variance.sum()).backward();
+  adamw.step(1e-3);
+  EXPECT_TRUE(model_weight.allclose(torch::full({2, 2}, 1 - 1e-3), 1e-6));
+  EXPECT_TRUE(log_variance.allclose(torch::full({3}, -1e-2), 1e-6));
+  // Its value travels with the moments (checkpoints), and comes back from them.
+  const auto state = adamw.state();
+  ASSERT_EQ(state.size(), 5u);
+  EXPECT_EQ(state.back().first, "value.objective.layer_log_variance");
+  {
+    torch::NoGradGuard no_grad;
+    log_variance.zero_();
+  }
+  adamw.load_state(state, 1);
+  EXPECT_TRUE(log_variance.allclose(torch::full({3}, -1e-2), 1e-6));
+}
+
 TEST(Distillation, KlTermByHandIgnoresUnlabelledItemsAndHoldsTheTeacherFixed) {
   // Two layers, two items (the second unlabelled), two classes. Item 1: layer 1 reads [0, 0],
   // layer 2 (the teacher) [ln 3, 0], i.e. p_L = [3/4, 1/4] and p_1 = [1/2, 1/2].
@@ -148,6 +248,7 @@ TEST(WeightSchedule, SettingsRoundTripThroughConfigJsonAndTheCli) {
   train.layer_weighting = lt::LayerWeighting::exponential;
   train.weight_rate = 2.5;
   train.last_weight_boost = 1.5;
+  train.weight_lr_scale = 10;
   train.distill = 0.3;
   train.distill_temperature = 2;
   const auto j = lt::to_json(train);

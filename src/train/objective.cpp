@@ -28,6 +28,7 @@ std::vector<double> layer_weights(const WeightSchedule& schedule, int64_t n_laye
         w[l - 1] = depth;
         break;
       case LayerWeighting::uniform:
+      case LayerWeighting::learned:  // where it starts: s = 0
         w[l - 1] = 1;
         break;
       case LayerWeighting::sqrt:
@@ -71,6 +72,24 @@ std::vector<double> layer_weights(LayerWeighting scheme, int64_t n_layers,
   return layer_weights(schedule, n_layers);
 }
 
+LayerLossWeights LayerLossWeights::learned(int64_t n_layers, const torch::Device& device) {
+  LayerLossWeights weights;
+  weights.log_variance =
+      torch::zeros({n_layers}, torch::dtype(torch::kFloat32).device(device)).requires_grad_(true);
+  return weights;
+}
+
+torch::Tensor LayerLossWeights::weigh(const torch::Tensor& layer_loss) const {
+  if (!is_learned()) return (fixed * layer_loss).sum();
+  const auto s = log_variance.to(layer_loss.scalar_type());  // (L)
+  return ((-s).exp() * layer_loss + s).mean();
+}
+
+torch::Tensor LayerLossWeights::current() const {
+  if (!is_learned()) return fixed.detach();
+  return torch::softmax(-log_variance.detach(), 0);
+}
+
 torch::Tensor distillation_term(const torch::Tensor& logits, const torch::Tensor& targets,
                                 double temperature) {
   LW_CHECK(temperature > 0 && std::isfinite(temperature),
@@ -87,7 +106,7 @@ torch::Tensor distillation_term(const torch::Tensor& logits, const torch::Tensor
 }
 
 ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
-                               const torch::Tensor& weights, const torch::Tensor& input,
+                               const LayerLossWeights& weights, const torch::Tensor& input,
                                const torch::Tensor& labels, double label_smoothing,
                                const Distillation& distill) {
   LW_CHECK(label_smoothing >= 0 && label_smoothing < 1,
@@ -126,8 +145,8 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
     result.distill = torch::zeros({}, result.loss.options());
     return finish(logits);
   }
-  LW_CHECK(weights.dim() == 1 && weights.size(0) == n_layers, "objective: ", weights.numel(),
-           " layer weights for ", n_layers, " layers");
+  LW_CHECK(weights.size() == n_layers, "objective: ", weights.size(), " layer weights for ",
+           n_layers, " layers");
   std::vector<torch::Tensor> layer_loss;
   torch::Tensor last_logits, all_logits;  // (N, C), (L, N, C)
   if (objective == Objective::aligned) {
@@ -155,7 +174,7 @@ ObjectiveResult objective_loss(model::LayeredModel& model, Objective objective,
     result.layer_loss = torch::stack(layer_loss);  // (L)
     if (distill.weight > 0) all_logits = torch::stack(every);
   }
-  result.loss = (weights * result.layer_loss).sum();
+  result.loss = weights.weigh(result.layer_loss);
   if (distill.weight > 0) {
     const auto term = distillation_term(all_logits, targets, distill.temperature);
     result.loss = result.loss + distill.weight * term;

@@ -13,8 +13,10 @@ NamedTensors named_parameters(torch::nn::Module& module) {
   return out;
 }
 
-AdamW::AdamW(NamedTensors parameters, AdamWConfig config)
+AdamW::AdamW(NamedTensors parameters, AdamWConfig config, NamedTensors own)
     : parameters_(std::move(parameters)), config_(config) {
+  n_model_ = parameters_.size();
+  parameters_.insert(parameters_.end(), own.begin(), own.end());
   for (const auto& [name, p] : parameters_) {
     exp_avg_.push_back(torch::zeros_like(p));
     exp_avg_sq_.push_back(torch::zeros_like(p));
@@ -55,12 +57,17 @@ int64_t AdamW::steps_taken() const {
 
 void AdamW::update_fused() {
   step_device_.add_(1.0);
-  // Two groups, with and without weight decay; parameters without a gradient are left out.
-  for (const bool decay : {true, false}) {
+  // Groups: the model's parameters with and without weight decay, then the `own` tensors at
+  // their learning rate; parameters without a gradient are left out.
+  struct Group {
+    bool decay, own;
+  };
+  for (const auto group : {Group{true, false}, Group{false, false}, Group{false, true}}) {
     std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
     for (size_t i = 0; i < parameters_.size(); ++i) {
       const auto& p = parameters_[i].second;
-      if (decays_[i] != decay || !p.grad().defined()) continue;
+      if (decays_[i] != group.decay || (i >= n_model_) != group.own || !p.grad().defined())
+        continue;
       params.push_back(p);
       grads.push_back(p.grad());
       exp_avgs.push_back(exp_avg_[i]);
@@ -68,20 +75,21 @@ void AdamW::update_fused() {
       steps.push_back(step_device_);  // one shared counter, read by every tensor's update
     }
     if (params.empty()) continue;
-    compat::fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, steps, lr_device_, config_.beta1,
-                         config_.beta2, decay ? config_.weight_decay : 0.0, config_.eps);
+    const auto lr = group.own ? lr_device_ * config_.own_lr_scale : lr_device_;
+    compat::fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, steps, lr, config_.beta1,
+                         config_.beta2, group.decay ? config_.weight_decay : 0.0, config_.eps);
   }
 }
 
 void AdamW::update_each() {
   ++steps_;
-  const double lr = lr_;
   const double correction1 = 1.0 - std::pow(config_.beta1, double(steps_));
   const double correction2 = 1.0 - std::pow(config_.beta2, double(steps_));
   for (size_t i = 0; i < parameters_.size(); ++i) {
     auto& p = parameters_[i].second;
     const auto& grad = p.grad();
     if (!grad.defined()) continue;
+    const double lr = i >= n_model_ ? lr_ * config_.own_lr_scale : lr_;
     exp_avg_[i].lerp_(grad, 1.0 - config_.beta1);
     exp_avg_sq_[i].mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
     if (decays_[i]) p.mul_(1.0 - lr * config_.weight_decay);
@@ -96,10 +104,13 @@ void AdamW::zero_grad() {
 }
 
 NamedTensors AdamW::state() const {
+  // Copies, also on the CPU (where .cpu() would alias the live tensors).
+  auto copy = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU, false, true); };
   NamedTensors out;
   for (size_t i = 0; i < parameters_.size(); ++i) {
-    out.emplace_back("exp_avg." + parameters_[i].first, exp_avg_[i].to(torch::kCPU));
-    out.emplace_back("exp_avg_sq." + parameters_[i].first, exp_avg_sq_[i].to(torch::kCPU));
+    out.emplace_back("exp_avg." + parameters_[i].first, copy(exp_avg_[i]));
+    out.emplace_back("exp_avg_sq." + parameters_[i].first, copy(exp_avg_sq_[i]));
+    if (i >= n_model_) out.emplace_back("value." + parameters_[i].first, copy(parameters_[i].second));
   }
   return out;
 }
@@ -119,6 +130,13 @@ void AdamW::load_state(const NamedTensors& state, int64_t steps) {
       LW_CHECK(value.sizes() == (*slot)[i].sizes(), "optimizer state '", name, "' has shape ",
                value.sizes(), ", the parameter ", (*slot)[i].sizes());
       (*slot)[i].copy_(value);
+    }
+    if (i >= n_model_) {
+      const auto name = "value." + parameters_[i].first;
+      const auto value = find(name);
+      LW_CHECK(value.sizes() == parameters_[i].second.sizes(), "optimizer state '", name,
+               "' has shape ", value.sizes(), ", the tensor ", parameters_[i].second.sizes());
+      parameters_[i].second.copy_(value);
     }
   }
   steps_ = steps;

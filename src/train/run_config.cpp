@@ -19,6 +19,12 @@ void validate(const TrainConfig& c) {
   LW_CHECK(c.layer_weighting == LayerWeighting::custom || c.layer_weights.empty(),
            "train.layer_weights are given but train.layer_weighting is ", c.layer_weighting,
            "; set it to custom");
+  LW_CHECK(c.layer_weighting != LayerWeighting::learned || c.last_weight_boost == 1,
+           "train.last_weight_boost does not apply to learned layer weights (got ",
+           c.last_weight_boost, "); leave it at 1");
+  LW_CHECK(c.layer_weighting == LayerWeighting::learned || c.weight_lr_scale == TrainConfig{}.weight_lr_scale,
+           "train.weight_lr_scale applies to learned layer weights only, but "
+           "train.layer_weighting is ", c.layer_weighting);
   LW_CHECK(c.distill == 0 || c.objective != Objective::standard,
            "train.distill needs a classifier read after every layer: objective aligned or "
            "multihead, not standard");

@@ -21,20 +21,30 @@ std::vector<int64_t> shape_key(const torch::Tensor& x, const torch::Tensor& y) {
 }  // namespace
 
 AdamWConfig adamw_config(const TrainConfig& train) {
-  return {train.beta1, train.beta2, train.adam_eps, train.weight_decay};
+  AdamWConfig config{train.beta1, train.beta2, train.adam_eps, train.weight_decay};
+  config.own_lr_scale = train.weight_lr_scale;
+  return config;
 }
 
 StepSettings step_settings(const TrainConfig& train, int64_t n_layers,
                            const torch::Device& device) {
   const auto weights = layer_weights(weight_schedule(train), n_layers);
+  const bool learned = train.layer_weighting == LayerWeighting::learned &&
+                       train.objective != Objective::standard;  // standard reads one layer
   StepSettings settings{train.objective,
-                        torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
+                        learned ? LayerLossWeights::learned(n_layers, device)
+                                : torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
                         train.label_smoothing,
                         train.clip_norm,
                         train.bf16 && device.is_cuda(),
                         train.cuda_graphs};
   settings.distill = {train.distill, train.distill_temperature};
   return settings;
+}
+
+NamedTensors objective_parameters(const StepSettings& settings) {
+  if (!settings.layer_weights.is_learned()) return {};
+  return {{"objective.layer_log_variance", settings.layer_weights.log_variance}};
 }
 
 // A captured step: static input buffers, the graph, and the outputs it overwrites on each replay.

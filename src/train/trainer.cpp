@@ -147,7 +147,8 @@ class Trainer {
     if (comm_) check_batches_divide(train_x_.size());
     state_.total_steps = steps_per_epoch_ * t.epochs;
     warmup_steps_ = int64_t(t.warmup_epochs * double(steps_per_epoch_));
-    optimizer_ = std::make_unique<AdamW>(named_parameters(*model_), adamw_config(t));
+    optimizer_ = std::make_unique<AdamW>(named_parameters(*model_), adamw_config(t),
+                                         objective_parameters(step_settings_));
     if (!config_.data.is_text()) {  // black, normalized (the first channel's, if they differ)
       const auto& d = config_.data;
       fill_ = d.channel_std.empty() ? -d.mean / d.std : -d.channel_mean.at(0) / d.channel_std.at(0);
@@ -365,10 +366,13 @@ class Trainer {
     const auto p =
         inference::predict_layers(*model_, task_.val.inputs, task_.val.labels, heads, options);
     const auto accuracy = vector_to_json(analysis::layer_accuracy(p));
-    log.write({{"step", state_.step},
-               {"epoch", epoch},
-               {"val_accuracy", accuracy},
-               {"val_loss", vector_to_json(p.loss.mean(1))}});
+    nlohmann::json line = {{"step", state_.step},
+                           {"epoch", epoch},
+                           {"val_accuracy", accuracy},
+                           {"val_loss", vector_to_json(p.loss.mean(1))}};
+    if (step_settings_.layer_weights.is_learned())  // where the learned schedule stands
+      line["layer_weights"] = vector_to_json(step_settings_.layer_weights.current().cpu());
+    log.write(line);
     std::ostringstream layers;
     for (const auto& a : accuracy)
       layers << " " << std::fixed << std::setprecision(1) << 100 * a.get<double>();

@@ -20,6 +20,7 @@ struct AdamWConfig {
   double eps = 1e-8;
   double weight_decay = 0.05;  // applied to matrix weights only (see decays())
   bool fused = true;           // the fused kernel where the build and device have it
+  double own_lr_scale = 1.0;   // the `own` tensors' learning rate as a multiple of the lr
 };
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -29,8 +30,10 @@ NamedTensors named_parameters(torch::nn::Module& module);
 
 class AdamW {
  public:
-  /// `parameters`: the model's named parameters (names as in model.safetensors).
-  AdamW(NamedTensors parameters, AdamWConfig config);
+  /// `parameters`: the model's named parameters (names as in model.safetensors). `own`: trainable
+  /// tensors outside the model (the learned layer weighting's log variances), updated like the
+  /// others and saved by state() with their values, since no model file holds them.
+  AdamW(NamedTensors parameters, AdamWConfig config, NamedTensors own = {});
 
   /// One update with learning rate `lr` from the parameters' .grad() (parameters without a
   /// gradient are left alone): set_lr(lr), then update().
@@ -46,7 +49,8 @@ class AdamW {
   /// Updates taken (reads the device counter when fused(): not for the hot loop).
   int64_t steps_taken() const;
   const NamedTensors& parameters() const { return parameters_; }
-  /// "exp_avg.<name>" and "exp_avg_sq.<name>" for every parameter (CPU copies), for checkpoints.
+  /// "exp_avg.<name>" and "exp_avg_sq.<name>" for every parameter, and "value.<name>" for the
+  /// `own` ones (CPU copies), for checkpoints.
   NamedTensors state() const;
   /// Restores state() output taken after `steps` steps; throws layerwise::Error on a missing
   /// tensor or a shape that does not match.
@@ -60,6 +64,7 @@ class AdamW {
   NamedTensors parameters_;
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
   std::vector<bool> decays_;
+  size_t n_model_ = 0;  // parameters_[n_model_..] are the `own` tensors
   AdamWConfig config_;
   bool fused_ = false;
   double lr_ = 0;

@@ -24,6 +24,7 @@ struct TrainConfig {
   std::vector<double> layer_weights;  // layer_weighting custom: one weight per layer
   double weight_rate = 1.0;           // layer_weighting exponential: w_l ∝ exp(rate l / L)
   double last_weight_boost = 1.0;     // the last layer's weight x this (others rescaled)
+  double weight_lr_scale = 10.0;      // layer_weighting learned: its lr as a multiple of lr
   double distill = 0;                 // self-distillation weight lambda (objective.h); 0: off
   double distill_temperature = 1.0;   // its softmax temperature T
   int64_t epochs = 10;
@@ -58,6 +59,7 @@ void visit_fields(C& c, Field&& field) {
   field("layer_weights", c.layer_weights);
   field("weight_rate", c.weight_rate, in_range(-50, 50, false));
   field("last_weight_boost", c.last_weight_boost, above(0));
+  field("weight_lr_scale", c.weight_lr_scale, above(0));
   field("distill", c.distill, at_least(0));
   field("distill_temperature", c.distill_temperature, above(0));
   field("epochs", c.epochs, at_least(1));

@@ -30,7 +30,7 @@ namespace layerwise::train {
 
 struct StepSettings {
   Objective objective = Objective::standard;
-  torch::Tensor layer_weights;  // (L) float32 on the model's device (see layer_weights())
+  LayerLossWeights layer_weights;  // fixed (L) float32 on the model's device, or learned
   double label_smoothing = 0;
   double clip_norm = 1.0;   // <= 0: no clipping
   bool bf16 = false;        // bf16 autocast (CUDA only)
@@ -45,9 +45,14 @@ struct StepSettings {
 AdamWConfig adamw_config(const TrainConfig& train);
 
 /// A run's step settings for a model of `n_layers` layers on `device`: the objective, its layer
-/// weights (train.layer_weighting) as a device tensor, label smoothing, clipping, bf16 autocast
-/// (CUDA only) and graphs. The trainer and bench/bench_train take them from here.
+/// weights (train.layer_weighting) as device tensors (learned: new trainable ones), label
+/// smoothing, clipping, bf16 autocast (CUDA only) and graphs. The trainer and bench/bench_train
+/// take them from here.
 StepSettings step_settings(const TrainConfig& train, int64_t n_layers, const torch::Device& device);
+
+/// The trainable tensors of the objective itself, for AdamW's `own` list: the learned layer
+/// weighting's log variances as "objective.layer_log_variance", or none.
+NamedTensors objective_parameters(const StepSettings& settings);
 
 /// What one step leaves for the log: device tensors, owned by the caller (no host sync).
 struct StepOutputs {
