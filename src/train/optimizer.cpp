@@ -110,7 +110,8 @@ NamedTensors AdamW::state() const {
   for (size_t i = 0; i < parameters_.size(); ++i) {
     out.emplace_back("exp_avg." + parameters_[i].first, copy(exp_avg_[i]));
     out.emplace_back("exp_avg_sq." + parameters_[i].first, copy(exp_avg_sq_[i]));
-    if (i >= n_model_) out.emplace_back("value." + parameters_[i].first, copy(parameters_[i].second));
+    if (i >= n_model_)
+      out.emplace_back("value." + parameters_[i].first, copy(parameters_[i].second));
   }
   return out;
 }

@@ -22,9 +22,11 @@ void validate(const TrainConfig& c) {
   LW_CHECK(c.layer_weighting != LayerWeighting::learned || c.last_weight_boost == 1,
            "train.last_weight_boost does not apply to learned layer weights (got ",
            c.last_weight_boost, "); leave it at 1");
-  LW_CHECK(c.layer_weighting == LayerWeighting::learned || c.weight_lr_scale == TrainConfig{}.weight_lr_scale,
+  LW_CHECK(c.layer_weighting == LayerWeighting::learned ||
+               c.weight_lr_scale == TrainConfig{}.weight_lr_scale,
            "train.weight_lr_scale applies to learned layer weights only, but "
-           "train.layer_weighting is ", c.layer_weighting);
+           "train.layer_weighting is ",
+           c.layer_weighting);
   LW_CHECK(c.distill == 0 || c.objective != Objective::standard,
            "train.distill needs a classifier read after every layer: objective aligned or "
            "multihead, not standard");
