@@ -134,12 +134,39 @@ TEST(ImagePipeline, InputsMakeTheSameBatchesWhicheverWayTheyAreAsked) {
   for (ld::BatchStream::Batch b; stream.next(b);) parts.push_back(b.inputs);
   ASSERT_EQ(parts.size(), 3u);
   EXPECT_TRUE(torch::equal(torch::cat(parts), all));
+  // Batches of one: the queue runs two ahead; a stream left half-read waits for its threads.
+  parts.clear();
+  {
+    ld::BatchStream ones(inputs, 1, torch::kCPU);
+    for (ld::BatchStream::Batch b; ones.next(b);) parts.push_back(b.inputs);
+    ld::BatchStream abandoned(inputs, 1, torch::kCPU);
+    ld::BatchStream::Batch first;
+    ASSERT_TRUE(abandoned.next(first));
+  }
+  ASSERT_EQ(parts.size(), 5u);
+  EXPECT_TRUE(torch::equal(torch::cat(parts), all));
   // Sizes that do not meet without a resize are refused, naming the image.
   p.resize.clear();
   EXPECT_NE(lw::testing::error_message([&] {
               ld::Inputs(images, index, p);
             }).find("images of different sizes"),
             std::string::npos);
+}
+
+TEST(ImagePipelineCuda, StreamedBatchesOnTheGpuEqualTheCpuOnes) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // Made on a side stream, used on the current one: each batch read right away by a kernel there.
+  auto images = std::make_shared<ld::StoredImages>();
+  for (int64_t i = 0; i < 64; ++i) images->push_back(pattern(40, 40, 3, i));
+  ld::ImagePipeline p;
+  p.channels = 3;
+  p.resize = {224, 224};
+  const ld::Inputs inputs(images, torch::arange(64), p);
+  const auto all = inputs.materialize(torch::kCPU);
+  ld::BatchStream stream(inputs, 8, torch::kCUDA);
+  std::vector<torch::Tensor> sums;
+  for (ld::BatchStream::Batch b; stream.next(b);) sums.push_back(b.inputs.sum({1, 2, 3}));
+  EXPECT_TRUE(torch::cat(sums).cpu().allclose(all.sum({1, 2, 3}), 1e-4, 1e-2));
 }
 
 TEST(ImageFolder, LayoutsSplitsAndBadFiles) {

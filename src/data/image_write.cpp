@@ -30,7 +30,7 @@ struct JpegError {
   char message[JMSG_LENGTH_MAX];
 };
 
-[[noreturn]] void jpeg_on_error(j_common_ptr info) {
+[[noreturn]] void jpeg_write_on_error(j_common_ptr info) {
   auto* error = reinterpret_cast<JpegError*>(info->err);
   info->err->format_message(info, error->message);
   std::longjmp(error->jump, 1);
@@ -66,7 +66,7 @@ bool compress(const uint8_t* pixels, int height, int width, int channels, int qu
   jpeg_compress_struct info;
   JpegError error;
   info.err = jpeg_std_error(&error.manager);
-  error.manager.error_exit = jpeg_on_error;
+  error.manager.error_exit = jpeg_write_on_error;
   if (setjmp(error.jump)) {
     std::strcpy(message, error.message);
     jpeg_destroy_compress(&info);

@@ -1,13 +1,17 @@
-// Consecutive batches of an input, the next one made on a background thread while the caller
+// Consecutive batches of an input, the next ones made on a background thread while the caller
 // uses the current one: images decoded at their stored size are converted, resized and copied to
-// the device while the model runs (a prefetch queue of one batch, which bounds the memory).
+// the device while the model runs. A prefetch queue of two batches (bounded memory, and room for
+// a slow batch); on CUDA their copies and normalization run on a side stream (core/side_stream.h),
+// so that they overlap the model's kernels rather than queue behind them.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <future>
 
 #include <torch/torch.h>
 
+#include "layerwise/core/side_stream.h"
 #include "layerwise/data/inputs.h"
 
 namespace layerwise::data {
@@ -30,13 +34,18 @@ class BatchStream {
   double seconds_waited() const { return waited_; }
 
  private:
-  std::future<torch::Tensor> start(int64_t begin);
+  static constexpr size_t kDepth = 2;  // batches made ahead
+  using Made = std::shared_future<SideStreamTensor>;
+  // Starts making the batch at `begin` once the one before it is made (one at a time: each
+  // batch already spreads its images over every core).
+  void start(int64_t begin);
 
   Inputs inputs_;
   int64_t rows_;
   torch::Device device_;
-  int64_t next_begin_ = 0;
-  std::future<torch::Tensor> pending_;
+  int64_t next_begin_ = 0;    // the first row of the next batch handed out
+  int64_t queued_end_ = 0;    // rows up to here are being made or made
+  std::deque<Made> pending_;  // in order, at most kDepth
   double waited_ = 0;
 };
 
