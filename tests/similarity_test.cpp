@@ -92,6 +92,21 @@ TEST(SimilarityGolden, HandComputedLinearCka) {
   EXPECT_NEAR(entry(la::procrustes({x}, {y}), 0, 0), 1.0, 1e-12);
 }
 
+TEST(SimilarityProperties, MatrixCorrelationStaysWithinPlusMinusOne) {
+  // Matrices that are affine images of each other: r = +-1 up to rounding, never past it (a
+  // report checked r in [-1, 1] and once got 1.0000000000000002).
+  torch::manual_seed(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    const auto a = torch::rand({13, 13}, torch::kFloat64);
+    const double up = la::matrix_correlation(a, a * 0.37 + 0.11);
+    const double down = la::matrix_correlation(a, -a);
+    EXPECT_LE(up, 1.0);
+    EXPECT_NEAR(up, 1.0, 1e-12);
+    EXPECT_GE(down, -1.0);
+    EXPECT_NEAR(down, -1.0, 1e-12);
+  }
+}
+
 TEST(SimilarityProperties, SymmetryAndSelfSimilarity) {
   const auto layers = random_layers(60, 1);
   const auto other = copies(layers);

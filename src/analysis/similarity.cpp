@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include "layerwise/analysis/cca.h"
@@ -134,7 +135,8 @@ double matrix_correlation(const torch::Tensor& a, const torch::Tensor& b) {
   const auto x = a.to(torch::kCPU, torch::kFloat64).flatten();
   const auto y = b.to(torch::kCPU, torch::kFloat64).flatten();
   const auto dx = x - x.mean(), dy = y - y.mean();
-  return ((dx * dy).sum() / (dx.norm() * dy.norm())).item<double>();
+  const double r = ((dx * dy).sum() / (dx.norm() * dy.norm())).item<double>();
+  return std::isnan(r) ? r : std::clamp(r, -1.0, 1.0);  // rounding can pass +-1 by an ulp
 }
 
 }  // namespace layerwise::analysis

@@ -53,6 +53,11 @@ bool file_exists(const std::string& path) {
   return std::filesystem::is_regular_file(path, error);
 }
 
+bool directory_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_directory(path, error);
+}
+
 void sync_to_disk(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   LW_CHECK(fd >= 0, "cannot open '", path, "' to flush it: ", std::strerror(errno));

@@ -1,26 +1,16 @@
 #include "layerwise/data/image_dataset.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <sys/stat.h>
 
 #include <cmath>
 
+#include "layerwise/core/atomic_file.h"
 #include "layerwise/core/error.h"
 #include "layerwise/data/idx.h"
 
 namespace layerwise::data {
 
 namespace {
-
-bool is_file(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
-
-bool is_dir(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
 
 const char* const kInstallHint =
     "install the Debian package dataset-fashion-mnist or pass --data-dir with the folder holding "
@@ -29,8 +19,8 @@ const char* const kInstallHint =
 // dir/name.gz, or dir/name for users who unpacked the files.
 std::string find_fashion_file(const std::string& dir, const std::string& name) {
   const std::string gz = dir + "/" + name + ".gz";
-  if (is_file(gz)) return gz;
-  if (is_file(dir + "/" + name)) return dir + "/" + name;
+  if (file_exists(gz)) return gz;
+  if (file_exists(dir + "/" + name)) return dir + "/" + name;
   throw Error(str_cat("data file '", gz, "' not found (nor without .gz): ", kInstallHint));
 }
 
@@ -72,7 +62,7 @@ ImageDataset load_idx_pair(const std::string& images_path, const std::string& la
 ImageDataset load_idx_folder(const std::string& folder, const std::string& split) {
   LW_CHECK(split == "train" || split == "test", "unknown split '", split,
            "': expected 'train' or 'test'");
-  LW_CHECK(is_dir(folder), "data folder '", folder, "' not found");
+  LW_CHECK(directory_exists(folder), "data folder '", folder, "' not found");
   const std::string prefix = split == "train" ? "train" : "t10k";  // the published file names
   return load_idx_pair(find_fashion_file(folder, prefix + "-images-idx3-ubyte"),
                        find_fashion_file(folder, prefix + "-labels-idx1-ubyte"));
@@ -80,7 +70,8 @@ ImageDataset load_idx_folder(const std::string& folder, const std::string& split
 
 ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split) {
   const std::string folder = dir.empty() ? kFashionMnistDir : dir;
-  LW_CHECK(is_dir(folder), "Fashion-MNIST folder '", folder, "' not found: ", kInstallHint);
+  LW_CHECK(directory_exists(folder), "Fashion-MNIST folder '", folder,
+           "' not found: ", kInstallHint);
   ImageDataset data = load_idx_folder(folder, split);
   LW_CHECK(data.n_classes <= 10, "Fashion-MNIST label file '",
            find_fashion_file(

@@ -37,11 +37,6 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
-bool is_dir(const std::string& path) {
-  std::error_code error;
-  return fs::is_directory(path, error);
-}
-
 std::vector<std::string> sorted_json_files(const std::string& dir) {
   std::vector<std::string> files;
   std::error_code error;
@@ -170,14 +165,15 @@ std::string default_spam_assassin_dir() {
 }
 
 TextCorpus load_spam_assassin(const std::string& dir, LabelScheme labels, bool strip_headers) {
-  LW_CHECK(is_dir(dir), "SpamAssassin corpus folder '", dir, "' not found: ", kFetchHint);
+  LW_CHECK(directory_exists(dir), "SpamAssassin corpus folder '", dir, "' not found: ", kFetchHint);
   TextCorpus corpus;
   corpus.class_names = labels == LabelScheme::binary
                            ? std::vector<std::string>{"ham", "spam"}
                            : std::vector<std::string>{"easy_ham", "hard_ham", "spam"};
   for (const auto& group : kSpamGroups) {
     const std::string folder = dir + "/" + group.folder;
-    LW_CHECK(is_dir(folder), "SpamAssassin group folder '", folder, "' not found: ", kFetchHint);
+    LW_CHECK(directory_exists(folder), "SpamAssassin group folder '", folder,
+             "' not found: ", kFetchHint);
     const auto files = sorted_json_files(folder);
     LW_CHECK(!files.empty(), "SpamAssassin group folder '", folder,
              "' holds no .json files: ", kFetchHint);

@@ -17,6 +17,8 @@ void make_directories(const std::string& dir);
 
 /// True if `path` names an existing regular file (through links).
 bool file_exists(const std::string& path);
+/// True if `path` names an existing directory (through links).
+bool directory_exists(const std::string& path);
 
 /// Flushes a file or a folder (its entries: creations, renames) to the disk: what a crash must
 /// not lose. Throws layerwise::Error naming the path on failure.
