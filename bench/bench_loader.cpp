@@ -85,11 +85,7 @@ void bench_photos(int64_t n, int64_t height, int64_t width) {
                                  photos[i].size(), "photo");
       },
       cpu);
-  const double all = seconds(
-      [&] {
-        lw::parallel_items(n, [&](int64_t i) { one(i); });
-      },
-      cpu);
+  const double all = seconds([&] { lw::parallel_items(n, [&](int64_t i) { one(i); }); }, cpu);
   std::printf(
       "photos %lld x %lld JPEG -> 224 x 224 RGB: decode %.0f images/s, decode + resize "
       "%.0f images/s on one core, %.0f images/s on %d threads\n",
@@ -120,18 +116,25 @@ void bench_run(const std::string& run_dir, const torch::Device& device, bool bf1
   options.device = device;
   options.bf16 = bf16;
   options.batch_size = batch_size;
+  lw::analysis::LayerPredictions last;
   const auto predict = [&](const lw::data::Inputs& x) {
-    lw::inference::predict_layers(*run.model, x, labels.slice(0, 0, x.size()),
-                                  lw::inference::HeadChoice::last, options);
+    last = lw::inference::predict_layers(*run.model, x, labels.slice(0, 0, x.size()),
+                                         lw::inference::HeadChoice::last, options);
   };
   const auto ready = lw::data::Inputs(inputs.materialize(device));
   predict(ready.slice(0, std::min<int64_t>(ready.size(), batch_size)));  // warm-up
   const double fed = seconds([&] { predict(inputs); }, device);
+  const auto fed_predictions = last.predictions;
   const double on_device = seconds([&] { predict(ready); }, device);
   std::printf(
       "loader alone %.0f images/s; eval fed by the loader %.0f images/s, fed a tensor on "
       "the device %.0f images/s: %.1f%%\n",
       n / loader, n / fed, n / on_device, 100.0 * on_device / fed);
+  // The same inputs either way: the same predictions, or the loader handed over wrong batches.
+  const auto differ = fed_predictions.ne(last.predictions).sum().item<int64_t>();
+  std::printf("predictions (layers x samples) that differ between the two: %lld\n",
+              (long long)differ);
+  LW_CHECK(differ == 0, "the loader-fed predictions differ from the tensor-fed ones");
 }
 
 }  // namespace
