@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -86,6 +88,20 @@ std::string error_message(Body&& body) {
 }
 
 /// Max |a - b| of two tensors as a double.
+/// Writes `text` to `path` as it is (bytes), failing the test when it cannot.
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+/// How many items of each label.
+inline std::map<int64_t, int64_t> label_counts(const std::vector<int64_t>& labels) {
+  std::map<int64_t, int64_t> counts;
+  for (const int64_t label : labels) ++counts[label];
+  return counts;
+}
+
 inline double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
@@ -107,7 +123,8 @@ inline double max_weight_diff(const std::string& run_a, const std::string& run_b
   const auto b = read_safetensors(run_b + "/model.safetensors");
   EXPECT_EQ(a.tensors.size(), b.tensors.size());
   double worst = 0;
-  for (const auto& [name, tensor] : a.tensors) worst = std::max(worst, max_diff(tensor, b.at(name)));
+  for (const auto& [name, tensor] : a.tensors)
+    worst = std::max(worst, max_diff(tensor, b.at(name)));
   return worst;
 }
 

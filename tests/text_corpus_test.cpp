@@ -23,21 +23,11 @@
 namespace layerwise::data {
 namespace {
 
-using layerwise::testing::error_message;
+using layerwise::testing::label_counts;
+using layerwise::testing::write_text;
+
 using layerwise::testing::contains;
-
-void write_text(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-/// How many documents of each label.
-std::map<int64_t, int64_t> label_counts(const std::vector<int64_t>& labels) {
-  std::map<int64_t, int64_t> counts;
-  for (const int64_t label : labels) ++counts[label];
-  return counts;
-}
+using layerwise::testing::error_message;
 
 /// Sets an environment variable for one scope and restores it (or its absence) afterwards.
 class ScopedEnv {

@@ -16,15 +16,10 @@
 namespace layerwise::data {
 namespace {
 
-using layerwise::testing::error_message;
-using layerwise::testing::contains;
+using layerwise::testing::label_counts;
 
-/// How many documents of each label.
-std::map<int64_t, int64_t> label_counts(const std::vector<int64_t>& labels) {
-  std::map<int64_t, int64_t> counts;
-  for (const int64_t label : labels) ++counts[label];
-  return counts;
-}
+using layerwise::testing::contains;
+using layerwise::testing::error_message;
 
 /// n documents "0".."n-1"; labelled i % n_classes when n_classes > 0.
 TextCorpus numbered_corpus(int n, int n_classes) {

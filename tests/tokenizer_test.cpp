@@ -16,8 +16,10 @@
 namespace layerwise::data {
 namespace {
 
-using layerwise::testing::error_message;
+using layerwise::testing::write_text;
+
 using layerwise::testing::contains;
+using layerwise::testing::error_message;
 using layerwise::testing::temp_dir;
 
 /// Strings that stress a byte-level tokenizer: accents, CJK, emoji, invalid UTF-8, whitespace.
@@ -72,12 +74,6 @@ const Tokenizer& trained() {
 std::vector<int64_t> to_vector(const torch::Tensor& tensor) {
   const auto flat = tensor.to(torch::kInt64).contiguous();
   return {flat.data_ptr<int64_t>(), flat.data_ptr<int64_t>() + flat.numel()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
 }
 
 TEST(TokenizerBytes, RoundTripsVariedStrings) {

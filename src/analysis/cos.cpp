@@ -4,15 +4,14 @@
 
 namespace layerwise::analysis {
 
-namespace {
-
-// Rows scaled to unit norm; zero rows stay zero.
 torch::Tensor unit_rows(const torch::Tensor& x) {
   const auto y = x.to(compute_dtype(x));
   const auto norms = y.norm(2, {1}, /*keepdim=*/true);  // (N, 1)
   const auto inverse = torch::where(norms > 0, 1.0 / norms, torch::zeros_like(norms));
   return y * inverse;  // (N, D)
 }
+
+namespace {
 
 // (L, N, D): each layer's unit rows, written in place into one buffer.
 torch::Tensor unit_row_stack(const Layers& layers) {

@@ -13,6 +13,10 @@ namespace layerwise::analysis {
 /// Per-sample cosines of x (N, D) and y (N, D): (N), in x's compute dtype.
 torch::Tensor cos_per_sample(const torch::Tensor& x, const torch::Tensor& y);
 
+/// Rows scaled to unit norm in the measure's dtype (compute_dtype); zero rows stay zero (their
+/// cosine counts as 0). (N, D) -> (N, D)
+torch::Tensor unit_rows(const torch::Tensor& x);
+
 /// Per-sample cosines of every layer pair: (N, La, Lb), in the compute dtype. All layers need one
 /// D.
 torch::Tensor cos_per_sample_matrix(const Layers& a, const Layers& b);

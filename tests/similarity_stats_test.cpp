@@ -1,0 +1,121 @@
+// The permutation null and bootstrap intervals of the similarity measures
+// (analysis/similarity_stats.h): the closed-form null moments against drawn permutations, the null
+// of independent layers against the known finite-sample bias, calibration of identical layers, and
+// the bootstrap interval's coverage of a known population CKA.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "layerwise/analysis/similarity.h"
+#include "layerwise/analysis/similarity_stats.h"
+#include "test_util.h"
+
+namespace la = layerwise::analysis;
+
+namespace {
+
+// Two layers per side with different spectra and means (the null depends on both).
+std::pair<la::Layers, la::Layers> skewed_layers(int64_t n, int64_t d, uint64_t seed) {
+  torch::manual_seed(seed);
+  const auto scale = torch::linspace(0.5, 3.0, d, torch::kFloat64);
+  la::Layers a{torch::randn({n, d}, torch::kFloat64) * scale + 0.7,
+               torch::rand({n, d}, torch::kFloat64).pow(3)};
+  la::Layers b{torch::randn({n, d}, torch::kFloat64).exp(),
+               torch::randn({n, d}, torch::kFloat64) * scale.flip(0) - 0.3};
+  return {a, b};
+}
+
+}  // namespace
+
+TEST(SimilarityNull, ExactMomentsMatchDrawnPermutations) {
+  const int64_t n = 40, draws = 4000;
+  const auto [a, b] = skewed_layers(n, 6, 11);
+  for (const std::string metric : {"cos", "cka_linear"}) {
+    const auto [mean, std] = la::exact_null(metric, a, b);  // (2, 2)
+    auto generator = at::detail::createCPUGenerator(5);
+    std::vector<torch::Tensor> null;
+    for (int64_t k = 0; k < draws; ++k) {
+      const auto pairing = torch::randperm(n, generator);
+      la::Layers shuffled{b[0].index_select(0, pairing), b[1].index_select(0, pairing)};
+      null.push_back(la::compute_similarity({metric}, a, shuffled).at(metric));
+    }
+    const auto all = torch::stack(null);  // (K, 2, 2)
+    const auto drawn_mean = all.mean(0), drawn_std = all.std(0);
+    // The drawn mean is within 4 standard errors; the drawn spread within 6% (K = 4000).
+    EXPECT_TRUE(((drawn_mean - mean).abs() < 4 * std / std::sqrt(double(draws))).all().item<bool>())
+        << metric << "\n"
+        << drawn_mean << "\n"
+        << mean;
+    EXPECT_TRUE(((drawn_std / std - 1).abs() < 0.06).all().item<bool>()) << metric << "\n"
+                                                                         << drawn_std << "\n"
+                                                                         << std;
+  }
+}
+
+TEST(SimilarityNull, IndependentGaussianLayersSitAtTheFiniteSampleBias) {
+  // Linear CKA of independent isotropic Gaussians is not 0 but ~ D / N (beta = D in the limit).
+  torch::manual_seed(2);
+  const int64_t n = 2000, d = 20;
+  const la::Layers a{torch::randn({n, d}, torch::kFloat64)};
+  const la::Layers b{torch::randn({n, d}, torch::kFloat64)};
+  const auto values = la::compute_similarity({"cos", "cka_linear"}, a, b);
+  la::StatsOptions options;
+  options.null_draws = 1;  // exact for both measures: the count is not used
+  const auto stats = la::similarity_stats(values, a, b, {}, options);
+  const auto& cka = stats.at("cka_linear");
+  EXPECT_EQ(cka.null_method, "exact");
+  EXPECT_NEAR(cka.null_mean.item<double>(), double(d) / n, 0.15 * d / n);
+  EXPECT_GT(values.at("cka_linear").item<double>(), 0.5 * d / n);  // the bias is really there
+  EXPECT_LT(std::abs(cka.calibrated.item<double>()), 5 * cka.null_std.item<double>());
+  EXPECT_GT(cka.p_value.item<double>(), 1e-3);
+  // cos of independent zero-mean layers: null mean ~ 0, the measured value within the spread.
+  const auto& cos = stats.at("cos");
+  EXPECT_LT(std::abs(values.at("cos").item<double>() - cos.null_mean.item<double>()),
+            5 * cos.null_std.item<double>());
+}
+
+TEST(SimilarityNull, IdenticalLayersCalibrateToOneAndDrawnMeasuresCountTheirDraws) {
+  const auto [a, b] = skewed_layers(200, 5, 4);
+  const auto values = la::compute_similarity({"cos", "cka_linear", "cka_rbf", "procrustes"}, a, a);
+  la::StatsOptions options;
+  options.null_draws = 19;
+  const auto stats = la::similarity_stats(values, a, a, {}, options);
+  for (const std::string metric : {"cos", "cka_linear", "cka_rbf"}) {
+    const auto& s = stats.at(metric);
+    EXPECT_EQ(s.null_method, metric == "cka_rbf" ? "drawn" : "exact");
+    EXPECT_NEAR(s.calibrated[0][0].item<double>(), 1.0, 1e-9) << metric;
+    EXPECT_NEAR(s.calibrated[1][1].item<double>(), 1.0, 1e-9) << metric;
+    EXPECT_LT(s.p_value[0][0].item<double>(), 0.051) << metric;  // drawn: 1 / (19 + 1) at best
+  }
+  // procrustes is a distance: identical layers are at 0, below every shuffled pairing.
+  EXPECT_NEAR(stats.at("procrustes").p_value[0][0].item<double>(), 0.05, 1e-12);
+  EXPECT_PRED2(layerwise::testing::contains,
+               layerwise::testing::error_message([&] { la::exact_null("pwcca", a, a); }),
+               "no exact permutation null for 'pwcca'");
+}
+
+TEST(SimilarityBootstrap, IntervalsCoverAKnownPopulationCkaAtTheNominalRate) {
+  // y = x + z with x, z ~ N(0, I_2): population linear CKA = |S_xy|^2 / (|S_xx| |S_yy|) = 1/2.
+  // 100 data sets of 400 samples, 100 resamples each, 90% intervals: the coverage is binomial
+  // (sd 3 points), so it must land in [0.80, 0.97].
+  const int64_t trials = 100, n = 400;
+  int64_t covered = 0;
+  la::StatsOptions options;
+  options.bootstrap = 100;
+  options.confidence = 0.9;
+  for (int64_t t = 0; t < trials; ++t) {
+    torch::manual_seed(100 + t);
+    const auto x = torch::randn({n, 2}, torch::kFloat64);
+    const la::Layers a{x}, b{x + torch::randn({n, 2}, torch::kFloat64)};
+    const auto values = la::compute_similarity({"cka_linear"}, a, b);
+    options.seed = uint64_t(t);
+    const auto stats = la::similarity_stats(values, a, b, {}, options);
+    const auto& s = stats.at("cka_linear");
+    EXPECT_LE(s.ci_low.item<double>(), s.ci_high.item<double>());
+    covered += s.ci_low.item<double>() <= 0.5 && 0.5 <= s.ci_high.item<double>();
+  }
+  const double coverage = double(covered) / trials;
+  EXPECT_GE(coverage, 0.80);
+  EXPECT_LE(coverage, 0.97);
+  RecordProperty("coverage", std::to_string(coverage));
+}
