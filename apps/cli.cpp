@@ -29,6 +29,23 @@ CLI::Validator at_least_zero() {
       "NUMBER >= 0", [](double v) { return v >= 0; }, "must be >= 0");
 }
 
+void add_stats_flags(CLI::App* cmd, analysis::StatsOptions& stats) {
+  cmd->add_option("--bootstrap", stats.bootstrap,
+                  "resample the samples B times: a percentile interval for every entry "
+                  "(similarity.json statistics, similarity_stats.csv)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  cmd->add_option("--null", stats.null_draws,
+                  "permutation null (samples of B paired at random with A's): mean, std, "
+                  "p-value and calibrated score (s - null) / (1 - null); exact for cos and "
+                  "cka_linear, K random pairings for the other measures")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  cmd->add_option("--confidence", stats.confidence, "of the --bootstrap interval")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 0.999));
+  cmd->add_option("--stats-seed", stats.seed, "seed of the resamples and pairings")
+      ->capture_default_str();
+}
+
 CLI::Validator above_zero() {
   return number_check(
       "NUMBER > 0", [](double v) { return v > 0; }, "must be > 0");

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "layerwise/analysis/similarity_stats.h"
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +26,9 @@ CLI::Validator above_zero();     ///< > 0
 /// `message` with every run of more than `max_digits` digits cut (a pasted 300-digit flag value
 /// would otherwise fill the terminal).
 std::string shorten_long_numbers(const std::string& message, std::size_t max_digits = 24);
+
+/// --bootstrap, --null, --confidence, --stats-seed of similarity and compare.
+void add_stats_flags(CLI::App* cmd, analysis::StatsOptions& stats);
 
 /// Runs a parsed subcommand; returns the exit status.
 using Runner = std::function<int(const GlobalFlags&)>;

@@ -23,6 +23,7 @@ struct CompareFlags {
   int64_t minibatch = 1024;
   bool tf32 = false;
   bool per_sample = false;
+  analysis::StatsOptions stats;
 };
 
 void add_options(CLI::App& app, CompareFlags& flags) {
@@ -76,6 +77,7 @@ void add_options(CLI::App& app, CompareFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
   cmd->add_flag("--tf32", flags.tf32, "allow TF32 matrix products on CUDA (faster, ~1e-4 error)");
+  add_stats_flags(cmd, flags.stats);
   cmd->add_flag("--per-sample", flags.per_sample,
                 "also write OUT/cos_per_sample.safetensors: (N, La, Lb) per-sample cosines");
 }
@@ -96,6 +98,7 @@ int run(CompareFlags& flags, const GlobalFlags& global) {
   o.similarity.minibatch_size = flags.minibatch;
   o.out = flags.out;
   o.per_sample = flags.per_sample;
+  o.stats = flags.stats;
   o.quiet = global.quiet;
   compat::set_cuda_tf32(flags.tf32);
   workflow::run_compare(o);

@@ -59,6 +59,7 @@ void add_options(CLI::App& app, SimilarityFlags& f) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", f.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--tf32", f.tf32, "allow TF32 matrix products on CUDA");
+  add_stats_flags(cmd, f.options.stats);
   add_dist_flags(cmd, f.dist,
                  "the samples (cos, linear, debiased and minibatch CKA all-reduce sums over "
                  "samples; the other measures gather the hidden states)");

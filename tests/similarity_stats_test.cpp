@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "layerwise/analysis/similarity.h"
 #include "layerwise/analysis/similarity_stats.h"
@@ -118,4 +119,39 @@ TEST(SimilarityBootstrap, IntervalsCoverAKnownPopulationCkaAtTheNominalRate) {
   EXPECT_GE(coverage, 0.80);
   EXPECT_LE(coverage, 0.97);
   RecordProperty("coverage", std::to_string(coverage));
+}
+
+TEST(SimilarityStatsCli, CompareWritesTheStatisticsAndRefusesBadFlags) {
+  using layerwise::testing::contains;
+  using layerwise::testing::run_cli;
+  const auto dir = layerwise::testing::temp_dir("similarity_stats_cli");
+  ASSERT_EQ(run_cli("example --samples 300 --layers 4 --out " + dir + "/layers.safetensors").code,
+            0);
+  auto r = run_cli("compare " + dir + "/layers.safetensors --metrics cos,cka_linear,procrustes " +
+                   "--null 9 --bootstrap 10 --confidence 0.9 -q --out " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto json = layerwise::testing::read_json(dir + "/out/similarity.json");
+  EXPECT_EQ(json.at("statistics_options").at("bootstrap"), 10);
+  EXPECT_EQ(json.at("statistics").at("cos").at("null_method"), "exact");
+  EXPECT_EQ(json.at("statistics").at("procrustes").at("null_method"), "drawn");
+  for (const auto* field : {"ci_low", "ci_high", "null_mean", "null_std", "p_value", "calibrated"})
+    EXPECT_TRUE(json.at("statistics").at("cka_linear").contains(field)) << field;
+  const auto calibrated = json.at("statistics").at("cka_linear").at("calibrated");
+  EXPECT_NEAR(calibrated[0][0].get<double>(), 1.0, 1e-9);  // a layer with itself
+  EXPECT_TRUE(json.at("calibrated_correlation_with_cos").contains("cka_linear"));
+  // similarity_stats.csv: a header and one row per measure and layer pair.
+  std::ifstream csv(dir + "/out/similarity_stats.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line,
+            "measure,layer_a,layer_b,value,ci_low,ci_high,null_mean,null_std,p_value,calibrated");
+  int64_t rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  const auto n_layers = int64_t(json.at("layers_a").size());
+  EXPECT_EQ(rows, 3 * n_layers * n_layers);
+  r = run_cli("compare " + dir + "/layers.safetensors --null 5 --confidence 2 --out " + dir +
+              "/bad");
+  EXPECT_NE(r.code, 0);
+  EXPECT_PRED2(contains, r.output, "--confidence");
+  layerwise::testing::remove_tree(dir);
 }

@@ -1,5 +1,6 @@
 #include "layerwise/workflow/compare.h"
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
@@ -18,11 +19,23 @@ analysis::SimilarityResults compare_layers(const analysis::Layers& a, const anal
                                            std::vector<std::string> names_a,
                                            std::vector<std::string> names_b,
                                            const std::vector<std::string>& metrics,
-                                           const analysis::SimilarityOptions& options, bool quiet) {
+                                           const analysis::SimilarityOptions& options, bool quiet,
+                                           const analysis::StatsOptions& stats) {
   std::map<std::string, double> seconds;
   auto matrices = analysis::compute_similarity(metrics, a, b, options, &seconds);
-  return similarity_results(std::move(names_a), std::move(names_b), a.front().size(0),
-                            std::move(matrices), std::move(seconds), options, quiet);
+  auto results = similarity_results(std::move(names_a), std::move(names_b), a.front().size(0),
+                                    std::move(matrices), std::move(seconds), options, quiet);
+  if (stats.bootstrap > 0 || stats.null_draws > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    results.stats = analysis::similarity_stats(results.metrics, a, b, options, stats);
+    results.stats_options = stats;
+    results.seconds["statistics"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!quiet)
+      std::cerr << "statistics (bootstrap " << stats.bootstrap << ", null " << stats.null_draws
+                << "): " << results.seconds["statistics"] << " s\n";
+  }
+  return results;
 }
 
 analysis::SimilarityResults similarity_results(std::vector<std::string> names_a,
@@ -54,6 +67,8 @@ std::vector<std::string> write_similarity_files(const std::string& dir,
   // Render everything first, so that a failure leaves the folder as it was.
   std::vector<std::pair<std::string, std::string>> files;
   files.emplace_back(dir + "/similarity.json", similarity_json(results).dump(2) + "\n");
+  if (!results.stats.empty())
+    files.emplace_back(dir + "/similarity_stats.csv", similarity_stats_csv(results));
   for (const auto& [name, matrix] : results.metrics) {
     files.emplace_back(dir + "/" + name + ".csv",
                        matrix_to_csv(matrix, results.layers_a, results.layers_b));
@@ -97,8 +112,8 @@ std::vector<std::string> run_compare(const CompareOptions& o) {
   auto load_b = o.load;
   if (!o.layers_b.empty()) load_b.select = o.layers_b;
   const auto b = o.file_b.empty() ? a : analysis::load_layer_file(o.file_b, load_b);
-  auto results =
-      compare_layers(a.layers, b.layers, a.names, b.names, o.metrics, o.similarity, o.quiet);
+  auto results = compare_layers(a.layers, b.layers, a.names, b.names, o.metrics, o.similarity,
+                                o.quiet, o.stats);
   results.inputs = {{"a", o.file_a},
                     {"b", o.file_b.empty() ? o.file_a : o.file_b},
                     {"pool", enum_name(o.load.pool)},

@@ -60,6 +60,8 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
     names.push_back("layer." + std::to_string(l));
   }
   analysis::SimilarityResults results;
+  LW_CHECK(!options.comm || (options.stats.bootstrap == 0 && options.stats.null_draws == 0),
+           "--bootstrap and --null run in one process (they resample all samples): drop --nproc");
   if (options.comm) {
     auto [matrices, seconds] = sharded_similarity(*options.comm, layers, options);
     if (!main) return {};  // rank 0 writes
@@ -67,7 +69,7 @@ analysis::SimilarityResults run_similarity(const std::string& run_dir,
                                  options.similarity, options.quiet);
   } else {
     results = compare_layers(layers, layers, names, names, options.metrics, options.similarity,
-                             options.quiet);
+                             options.quiet, options.stats);
   }
   const auto pool = inference::layer_pool_name(options.pool);
   results.inputs = {{"run", run_dir},

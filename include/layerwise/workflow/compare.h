@@ -14,12 +14,14 @@
 namespace layerwise::workflow {
 
 /// Computes `metrics` for every pair (a[i], b[j]) (pass the same list twice within one model);
-/// names label the rows and columns. Fills metrics, seconds, n_samples and the measure options.
+/// names label the rows and columns. Fills metrics, seconds, n_samples and the measure options,
+/// and the permutation null and bootstrap intervals that `stats` asks for.
 analysis::SimilarityResults compare_layers(const analysis::Layers& a, const analysis::Layers& b,
                                            std::vector<std::string> names_a,
                                            std::vector<std::string> names_b,
                                            const std::vector<std::string>& metrics,
-                                           const analysis::SimilarityOptions& options, bool quiet);
+                                           const analysis::SimilarityOptions& options, bool quiet,
+                                           const analysis::StatsOptions& stats = {});
 
 /// Results from matrices already computed (name -> (La, Lb)) and their times: fills the fields
 /// compare_layers fills, and prints the times unless `quiet`.
@@ -49,6 +51,7 @@ struct CompareOptions {
   analysis::LoadOptions load;  // pooling, layer selection, sample limit, device
   std::vector<std::string> metrics = {"cos", "cka_linear", "cka_rbf", "cka_debiased"};
   analysis::SimilarityOptions similarity;
+  analysis::StatsOptions stats;  // --bootstrap, --null
   std::string out = "similarity_out";
   bool per_sample = false;  // also OUT/cos_per_sample.safetensors: (N, La, Lb) per-sample cosines
   bool quiet = false;

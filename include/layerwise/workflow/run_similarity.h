@@ -22,6 +22,7 @@ struct RunSimilarityOptions {
   bool include_embeddings = false;  // also compare layer.0, the embedding output (with pool cls
                                     // it is the same for every image, so CKA is undefined)
   analysis::SimilarityOptions similarity;
+  analysis::StatsOptions stats;           // --bootstrap, --null (one process only)
   inference::InferenceOptions inference;  // batch size, device, bf16 for the forward passes
   bool quiet = false;
   // Several ranks: each runs the forward passes of its share of the samples; the measures that
