@@ -101,25 +101,49 @@ void drawn_null(const std::vector<std::string>& metrics,
   }
 }
 
-// B resamples of the samples with replacement: the percentile interval of every entry.
+// B resamples of the samples with replacement: the percentile interval of every entry. cos is a
+// mean over samples of per-sample cosines: computed once, each resample is a weighted mean with
+// the resample's counts as weights (one (B, N) x (N, La Lb) product for all of them). The other
+// measures are computed again on each resample's rows.
 void bootstrap(const std::vector<std::string>& metrics, const Layers& a, const Layers& b,
                const SimilarityOptions& similarity, const StatsOptions& options,
                std::map<std::string, SimilarityStats>& stats) {
   const int64_t n = a.front().size(0);
   const bool same = same_layers(a, b);
   auto generator = at::detail::createCPUGenerator(options.seed);
-  std::map<std::string, std::vector<torch::Tensor>> resampled;
-  for (int64_t k = 0; k < options.bootstrap; ++k) {
-    const auto rows = torch::randint(n, {n}, generator, torch::kInt64);  // (N)
-    const auto ra = rows_of(a, rows);
-    const auto matrices = compute_similarity(metrics, ra, same ? ra : rows_of(b, rows), similarity);
-    for (const auto& name : metrics) resampled[name].push_back(matrices.at(name));
+  std::vector<torch::Tensor> resample_rows;
+  for (int64_t k = 0; k < options.bootstrap; ++k)
+    resample_rows.push_back(torch::randint(n, {n}, generator, torch::kInt64));  // (N)
+  std::map<std::string, torch::Tensor> resampled;  // name -> (B, La, Lb)
+  std::vector<std::string> recomputed;
+  for (const auto& name : metrics) {
+    if (name != "cos") {
+      recomputed.push_back(name);
+      continue;
+    }
+    const auto per_sample = cos_per_sample_matrix(a, b);                             // (N, La, Lb)
+    const auto counts = torch::zeros({options.bootstrap, n}, per_sample.options());  // (B, N)
+    for (int64_t k = 0; k < options.bootstrap; ++k)
+      counts[k].index_add_(0, resample_rows[size_t(k)].to(counts.device()),
+                           torch::ones({n}, per_sample.options()));
+    resampled[name] = (counts.mm(per_sample.flatten(1)) / double(n))
+                          .view({options.bootstrap, per_sample.size(1), per_sample.size(2)})
+                          .to(torch::kCPU, torch::kFloat64);
+  }
+  if (!recomputed.empty()) {
+    std::map<std::string, std::vector<torch::Tensor>> each;
+    for (const auto& rows : resample_rows) {
+      const auto ra = rows_of(a, rows);
+      const auto matrices =
+          compute_similarity(recomputed, ra, same ? ra : rows_of(b, rows), similarity);
+      for (const auto& name : recomputed) each[name].push_back(matrices.at(name));
+    }
+    for (const auto& name : recomputed) resampled[name] = torch::stack(each[name]);
   }
   const double tail = (1 - options.confidence) / 2;
   for (const auto& name : metrics) {
-    const auto all = torch::stack(resampled[name]);  // (B, La, Lb)
-    stats[name].ci_low = torch::quantile(all, tail, 0);
-    stats[name].ci_high = torch::quantile(all, 1 - tail, 0);
+    stats[name].ci_low = torch::quantile(resampled[name], tail, 0);
+    stats[name].ci_high = torch::quantile(resampled[name], 1 - tail, 0);
   }
 }
 

@@ -14,7 +14,10 @@
 // measured value above the null?): a normal tail for the exact moments, (1 + #{null >= s}) / (1 +
 // K) for drawn ones. The calibrated score (s - null_mean) / (1 - null_mean) is 0 at the null and 1
 // for identical layers. The bootstrap resamples the N samples with replacement B times and gives
-// the percentile interval of every entry.
+// the percentile interval of every entry (cos from the per-sample cosines computed once, weighted
+// by each resample's counts; the other measures computed again). A resample repeats samples, which
+// raises the finite-sample bias of the biased measures (linear and RBF CKA, ~D/N): where D/N is
+// not small their intervals sit high, and cka_debiased is the one to bootstrap.
 #pragma once
 
 #include <map>
