@@ -13,6 +13,7 @@
 #include "layerwise/core/atomic_file.h"
 #include "layerwise/report/charts.h"
 #include "layerwise/report/html_report.h"
+#include "layerwise/report/svg.h"
 #include "test_util.h"
 
 namespace lr = layerwise::report;
@@ -247,6 +248,36 @@ TEST(Charts, LineAndBarChartsAreWellFormedSvg) {
   EXPECT_NE(xml_error("<svg a"), "");
 }
 
+TEST(Charts, IntervalBandsAndMarkedHeatmapCells) {
+  // A band around a line: one closed, translucent path along the finite intervals.
+  auto with_band = series("cos", {1, 2, 3, 4}, {0.5, 0.6, 0.8, 1.0});
+  with_band.band_low = {0.45, 0.55, NAN, 1.0};
+  with_band.band_high = {0.55, 0.65, NAN, 1.0};
+  const auto line = lr::line_chart_svg({with_band}, {});
+  EXPECT_EQ(xml_error(line), "") << line;
+  EXPECT_EQ(count(line, "class=\"band\""), 1u);
+  const auto band = line.substr(line.find("class=\"band\""));
+  EXPECT_EQ(count(band.substr(0, band.find("/>")), " L"), 5u);  // 3 points up, 3 back, closed
+  with_band.band_low.pop_back();
+  EXPECT_PRED2(layerwise::testing::contains,
+               layerwise::testing::error_message([&] { lr::line_chart_svg({with_band}, {}); }),
+               "has a band of 3 and 4 values for 4 points");
+  // Heatmap cells the null explains get a ring and say so in their tooltip.
+  lr::HeatmapOptions options;
+  options.marked = torch::tensor({{false, true}, {true, false}});
+  options.marked_meaning = "p >= 0.05";
+  const auto heatmap = lr::heatmap_svg(torch::tensor({{1.0, 0.1}, {0.1, 1.0}}, torch::kFloat64),
+                                       {"a", "b"}, {"a", "b"}, options);
+  EXPECT_EQ(xml_error(heatmap), "") << heatmap;
+  EXPECT_EQ(count(heatmap, "class=\"marked\""), 2u);
+  EXPECT_EQ(count(heatmap, "(p &gt;= 0.05)"), 2u);
+  options.marked = torch::zeros({3, 2}, torch::kBool);
+  EXPECT_PRED2(layerwise::testing::contains, layerwise::testing::error_message([&] {
+                 lr::heatmap_svg(torch::eye(2, torch::kFloat64), {"a", "b"}, {"a", "b"}, options);
+               }),
+               "marks of shape");
+}
+
 TEST(Report, FromRealRunsDrawnInHeadlessChromium) {
   if (!fashion_mnist_installed()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto root = layerwise::testing::temp_dir("report");
@@ -255,7 +286,9 @@ TEST(Report, FromRealRunsDrawnInHeadlessChromium) {
     for (const auto& command :
          {"train --preset tiny --objective " + objective +
               " --epochs 1 --train-limit 512 --val-fraction 0.02 --batch-size 64 -q --out " + dir,
-          "eval " + dir + " --samples 500 -q", "similarity " + dir + " --samples 300 -q",
+          "eval " + dir + " --samples 500 -q",
+          "similarity " + dir + " --samples 300 -q" +
+              (objective == "aligned" ? " --null 5 --bootstrap 5" : ""),  // one run with stats
           "exit " + dir + " --time-batches 64 --time-samples 128 -q"}) {
       const auto result = run_cli(command);
       ASSERT_EQ(result.code, 0) << command << "\n" << result.output;
@@ -275,6 +308,9 @@ TEST(Report, FromRealRunsDrawnInHeadlessChromium) {
   // No network: the only URLs are the SVG namespace of each figure.
   EXPECT_EQ(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_NE(html.find("href=\"../aligned/eval.json\""), std::string::npos);  // relative links
+  // The aligned run's statistics: interval bands (cos and cka_linear) and the calibrated table.
+  EXPECT_EQ(count(html, "class=\"band\""), 2u);
+  EXPECT_NE(html.find("between the null-calibrated matrices"), std::string::npos);
   std::vector<std::string> figures;
   for (const auto& entry : std::filesystem::directory_iterator(root + "/report/report_figures"))
     figures.push_back(entry.path().string());

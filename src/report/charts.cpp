@@ -164,15 +164,45 @@ std::vector<double> nice_ticks(double low, double high, int target) {
   return ticks;
 }
 
+namespace {
+
+// A series' interval as one shaded polygon: along the upper bounds, back along the lower ones
+// (points without a finite interval are left out).
+void band(std::ostringstream& svg, const Frame& f, const Series& s, const std::string& colour) {
+  std::vector<size_t> points;
+  for (size_t i = 0; i < s.x.size(); ++i)
+    if (std::isfinite(s.x[i]) && std::isfinite(s.band_low[i]) && std::isfinite(s.band_high[i]))
+      points.push_back(i);
+  if (points.size() < 2) return;
+  svg << "<path class=\"band\" d=\"";
+  for (size_t k = 0; k < points.size(); ++k)
+    svg << (k ? " L" : "M") << format_number(f.px(s.x[points[k]])) << ' '
+        << format_number(f.py(s.band_high[points[k]]));
+  for (size_t k = points.size(); k-- > 0;)
+    svg << " L" << format_number(f.px(s.x[points[k]])) << ' '
+        << format_number(f.py(s.band_low[points[k]]));
+  svg << " Z\" fill=\"" << colour << "\" fill-opacity=\"0.15\" stroke=\"none\"/>\n";
+}
+
+}  // namespace
+
 std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& options) {
   Range xs, ys;
   for (const auto& s : series) {
     LW_CHECK(s.x.size() == s.y.size(), "line chart '", options.title, "': series '", s.name,
              "' has ", s.x.size(), " x and ", s.y.size(), " y values");
+    LW_CHECK(s.band_low.size() == s.band_high.size() &&
+                 (s.band_low.empty() || s.band_low.size() == s.y.size()),
+             "line chart '", options.title, "': series '", s.name, "' has a band of ",
+             s.band_low.size(), " and ", s.band_high.size(), " values for ", s.y.size(), " points");
     for (size_t i = 0; i < s.x.size(); ++i)
       if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) {
         xs.add(s.x[i]);
         ys.add(s.y[i]);
+        if (!s.band_low.empty() && std::isfinite(s.band_low[i]) && std::isfinite(s.band_high[i])) {
+          ys.add(s.band_low[i]);
+          ys.add(s.band_high[i]);
+        }
       }
   }
   for (const auto& m : options.markers) {
@@ -188,7 +218,9 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
     const auto colour = colour_of(s, k);
-    svg << "<g class=\"series\" data-name=\"" << xml_escape(s.name) << "\">\n<path d=\"";
+    svg << "<g class=\"series\" data-name=\"" << xml_escape(s.name) << "\">\n";
+    if (!s.band_low.empty()) band(svg, f, s, colour);
+    svg << "<path d=\"";
     bool pen_down = false;
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {

@@ -239,6 +239,7 @@ class ReportBuilder {
     std::string metric;
     torch::Tensor values;  // (rows, cols) float64
     std::vector<std::string> rows, cols;
+    torch::Tensor ci_low, ci_high, p_value;  // (rows, cols) from "statistics", or undefined
   };
 
   // Every run's matrices, COS first, then the other measures in name order.
@@ -251,8 +252,7 @@ class ReportBuilder {
       const auto cols = s.at("layers_b").get<std::vector<std::string>>();
       LW_CHECK(!rows.empty() && !cols.empty(), RunDir(runs_[k].dir).similarity(),
                ": layers_a and layers_b must each name at least one layer");
-      for (const auto& [metric, matrix] : s.at("metrics").items()) {
-        const auto where = str_cat(RunDir(runs_[k].dir).similarity(), ": ", metric);
+      const auto read = [&](const json& matrix, const std::string& where) {
         LW_CHECK(matrix.is_array() && matrix.size() == rows.size(), where, " must have ",
                  rows.size(), " rows (one per entry of layers_a)");
         std::vector<double> values;
@@ -261,9 +261,21 @@ class ReportBuilder {
                    cols.size(), " entries (one per entry of layers_b)");
           for (const auto& v : row) values.push_back(v.is_number() ? v.get<double>() : NAN);
         }
-        matrices.push_back({k, metric,
-                            torch::tensor(values, torch::kFloat64).view({int64_t(rows.size()), -1}),
-                            rows, cols});
+        return torch::tensor(values, torch::kFloat64).view({int64_t(rows.size()), -1});
+      };
+      const auto statistics = s.value("statistics", json::object());
+      for (const auto& [metric, matrix] : s.at("metrics").items()) {
+        const auto where = str_cat(RunDir(runs_[k].dir).similarity(), ": ", metric);
+        Matrix m{k, metric, read(matrix, where), rows, cols, {}, {}, {}};
+        if (statistics.is_object() && statistics.contains(metric)) {  // --bootstrap, --null
+          const auto& st = statistics.at(metric);
+          const std::pair<const char*, torch::Tensor*> fields[] = {
+              {"ci_low", &m.ci_low}, {"ci_high", &m.ci_high}, {"p_value", &m.p_value}};
+          for (const auto& [field, tensor] : fields)
+            if (st.is_object() && st.contains(field))
+              *tensor = read(st.at(field), str_cat(where, " ", field));
+        }
+        matrices.push_back(std::move(m));
       }
     }
     std::stable_sort(matrices.begin(), matrices.end(), [](const Matrix& a, const Matrix& b) {
@@ -283,10 +295,17 @@ class ReportBuilder {
     for (const auto& m : matrices) {
       if (std::find(metrics.begin(), metrics.end(), m.metric) == metrics.end())
         metrics.push_back(m.metric);
-      const auto last = m.values.select(1, m.values.size(1) - 1).contiguous();  // (rows)
-      std::vector<double> y(last.data_ptr<double>(), last.data_ptr<double>() + last.numel());
-      to_last.push_back({runs_[m.run].name + " " + m.metric, layer_numbers(m.rows), y,
-                         palette(m.run), m.metric != "cos"});
+      const auto last_column = [&](const torch::Tensor& matrix) {  // (rows)
+        const auto last = matrix.select(1, matrix.size(1) - 1).contiguous();
+        return std::vector<double>(last.data_ptr<double>(), last.data_ptr<double>() + last.numel());
+      };
+      Series series{runs_[m.run].name + " " + m.metric, layer_numbers(m.rows),
+                    last_column(m.values), palette(m.run), m.metric != "cos"};
+      if (m.ci_low.defined() && m.ci_high.defined()) {  // the bootstrap interval as a band
+        series.band_low = last_column(m.ci_low);
+        series.band_high = last_column(m.ci_high);
+      }
+      to_last.push_back(std::move(series));
     }
     ChartOptions o;
     o.title = "Similarity of each layer to the last";
@@ -295,7 +314,8 @@ class ReportBuilder {
     o.integer_x = true;
     html += "<div class=\"grid\">\n" +
             figure("similarity_to_last",
-                   "The last column of each matrix: COS solid, the other measures dashed.",
+                   "The last column of each matrix: COS solid, the other measures dashed; "
+                   "shaded: the bootstrap interval where the run has one (--bootstrap).",
                    line_chart_svg(to_last, o)) +
             "</div>\n";
     std::vector<std::string> headers = {"run"};
@@ -312,6 +332,20 @@ class ReportBuilder {
     }
     html +=
         "<h3>Pearson correlation of each matrix with the COS matrix</h3>\n" + table(headers, rows);
+    // The same once every matrix is calibrated against its permutation null (--null).
+    std::vector<std::vector<std::string>> calibrated_rows;
+    for (const auto& run : runs_) {
+      if (run.similarity.is_null() || !run.similarity.contains("calibrated_correlation_with_cos"))
+        continue;
+      std::vector<std::string> row = {run.name};
+      const auto correlations = run.similarity.at("calibrated_correlation_with_cos");
+      for (size_t c = 1; c < headers.size(); ++c)
+        row.push_back(format_number(number(correlations, headers[c].c_str()), 3));
+      calibrated_rows.push_back(row);
+    }
+    if (!calibrated_rows.empty())
+      html += "<h3>The same, between the null-calibrated matrices (s - null) / (1 - null)</h3>\n" +
+              table(headers, calibrated_rows);
     // Heatmaps, one row per measure, on one colour scale per measure so that runs compare.
     for (const auto& metric : metrics) {
       double low = INFINITY, high = -INFINITY;
@@ -330,11 +364,19 @@ class ReportBuilder {
         h.title = run.name + ": " + metric;
         h.low = low;
         h.high = high;
-        html += figure("heatmap_" + run.name + "_" + metric,
-                       run.name + ", " + metric + " between every pair of layers (" +
-                           json_cell(run.similarity.value("n_samples", json())) +
-                           " samples; one colour scale for every run).",
-                       heatmap_svg(m.values, m.rows, m.cols, h));
+        if (m.p_value.defined()) {  // --null: cells the permutation null explains
+          h.marked = m.p_value >= 0.05;
+          h.marked_meaning = "not distinguishable from the permutation null, p >= 0.05";
+        }
+        html += figure(
+            "heatmap_" + run.name + "_" + metric,
+            run.name + ", " + metric + " between every pair of layers (" +
+                json_cell(run.similarity.value("n_samples", json())) +
+                " samples; one colour scale for every run" +
+                (m.p_value.defined() ? "; ringed: not distinguishable from the permutation null, "
+                                       "p >= 0.05)."
+                                     : ")."),
+            heatmap_svg(m.values, m.rows, m.cols, h));
       }
       html += "</div>\n";
     }

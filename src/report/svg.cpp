@@ -109,6 +109,15 @@ std::string heatmap_svg(const torch::Tensor& matrix, const std::vector<std::stri
   svg << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n";
   svg << "<text x=\"" << number(left, 0) << "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">"
       << xml_escape(options.title) << "</text>\n";
+  LW_CHECK(!options.marked.defined() || options.marked.sizes() == matrix.sizes(), "heatmap '",
+           options.title, "': marks of shape ", options.marked.sizes(), " for a matrix of ",
+           matrix.sizes());
+  const auto marks = options.marked.defined()
+                         ? options.marked.to(torch::kCPU, torch::kBool).contiguous()
+                         : torch::Tensor();
+  const auto is_marked = [&](int64_t i, int64_t j) {
+    return marks.defined() && marks.data_ptr<bool>()[i * cols + j];
+  };
   svg << "<g class=\"cells\">\n";
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
@@ -118,7 +127,13 @@ std::string heatmap_svg(const torch::Tensor& matrix, const std::vector<std::stri
       svg << "<rect x=\"" << number(x, 2) << "\" y=\"" << number(y, 2) << "\" width=\""
           << number(cell, 2) << "\" height=\"" << number(cell, 2) << "\" fill=\"" << colormap(t)
           << "\"><title>" << xml_escape(row_labels[i]) << " vs " << xml_escape(col_labels[j])
-          << ": " << number(value, 4) << "</title></rect>\n";
+          << ": " << number(value, 4)
+          << (is_marked(i, j) ? " (" + xml_escape(options.marked_meaning) + ")" : "")
+          << "</title></rect>\n";
+      if (is_marked(i, j))
+        svg << "<circle class=\"marked\" cx=\"" << number(x + cell / 2, 2) << "\" cy=\""
+            << number(y + cell / 2, 2) << "\" r=\"" << number(std::max(1.5, cell / 4), 2)
+            << "\" fill=\"none\" stroke=\"" << text_colour(t) << "\" stroke-width=\"1.2\"/>\n";
       if (annotate && cell >= 22)
         svg << "<text x=\"" << number(x + cell / 2, 2) << "\" y=\"" << number(y + cell / 2 + 3, 2)
             << "\" text-anchor=\"middle\" font-size=\"" << number(std::min(9.0, cell / 3), 1)

@@ -15,6 +15,8 @@ struct Series {
   std::string colour;  // "#rrggbb"; empty: the palette colour of the series' position
   bool dashed = false;
   bool markers = true;  // a dot at every point
+  // Line charts: an interval drawn as a shaded band around the line (same length as y), or empty.
+  std::vector<double> band_low = {}, band_high = {};
 };
 
 /// A point drawn larger, with a label beside it (a calibrated threshold, the minimal depth).

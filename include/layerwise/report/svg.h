@@ -25,6 +25,10 @@ struct HeatmapOptions {
   double high = 0.0;
   /// Write the value in each cell when the matrix is at most this many rows and columns.
   int64_t annotate_up_to = 16;
+  /// (R, C) bool, or undefined: cells marked with a ring (e.g. not distinguishable from the
+  /// permutation null), named in `marked_meaning` (the cell's tooltip says it too).
+  torch::Tensor marked;
+  std::string marked_meaning;
 };
 
 /// A heatmap of `matrix` (R, C) with row and column labels, a colour bar and a tooltip per cell.
