@@ -32,8 +32,9 @@ StepSettings step_settings(const TrainConfig& train, int64_t n_layers,
   const bool learned = train.layer_weighting == LayerWeighting::learned &&
                        train.objective != Objective::standard;  // standard reads one layer
   StepSettings settings{train.objective,
-                        learned ? LayerLossWeights::learned(n_layers, device)
-                                : torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
+                        learned
+                            ? LayerLossWeights::learned(n_layers, device)
+                            : torch::tensor(weights, torch::kFloat64).to(device, torch::kFloat32),
                         train.label_smoothing,
                         train.clip_norm,
                         train.bf16 && device.is_cuda(),

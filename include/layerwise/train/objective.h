@@ -52,8 +52,9 @@ struct Distillation {
 /// The head layout an objective trains: per_layer for multihead, shared otherwise.
 model::HeadMode head_mode_for(Objective objective);
 
-/// The L layer weights of a schedule (learned: the ones it starts from, uniform). Throws layerwise::Error naming the train.* setting that does
-/// not fit (custom weights of the wrong count or sign, a rate or boost out of range).
+/// The L layer weights of a schedule (learned: the ones it starts from, uniform). Throws
+/// layerwise::Error naming the train.* setting that does not fit (custom weights of the wrong count
+/// or sign, a rate or boost out of range).
 std::vector<double> layer_weights(const WeightSchedule& schedule, int64_t n_layers);
 /// The weights of a named scheme without parameters besides `custom`.
 std::vector<double> layer_weights(LayerWeighting scheme, int64_t n_layers,
