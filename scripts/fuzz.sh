@@ -26,7 +26,7 @@ target_sources() {
       sources=(src/core/run_dir.cpp src/core/atomic_file.cpp src/core/staged_folder.cpp
                src/core/version.cpp src/report/run_files.cpp src/report/html_report.cpp
                src/report/charts.cpp src/report/page_parts.cpp src/report/svg.cpp
-               src/report/layer_table.cpp) ;;
+               src/report/layer_table.cpp src/report/similarity_matrices.cpp) ;;
     hf)
       sources=(src/model/hf_config.cpp src/model/config.cpp src/core/config_fields.cpp
                src/data/hf_image_processor.cpp src/data/image_pipeline.cpp src/data/image_resize.cpp

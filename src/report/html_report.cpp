@@ -20,6 +20,7 @@
 #include "layerwise/report/charts.h"
 #include "layerwise/report/layer_table.h"
 #include "layerwise/report/page_parts.h"
+#include "layerwise/report/similarity_matrices.h"
 #include "layerwise/report/svg.h"
 
 namespace layerwise::report {
@@ -233,60 +234,9 @@ class ReportBuilder {
     return html + "</section>\n";
   }
 
-  // One similarity matrix of one run, as read from similarity.json.
-  struct Matrix {
-    size_t run;
-    std::string metric;
-    torch::Tensor values;  // (rows, cols) float64
-    std::vector<std::string> rows, cols;
-    torch::Tensor ci_low, ci_high, p_value;  // (rows, cols) from "statistics", or undefined
-  };
-
-  // Every run's matrices, COS first, then the other measures in name order.
-  std::vector<Matrix> read_matrices() const {
-    std::vector<Matrix> matrices;
-    for (size_t k = 0; k < runs_.size(); ++k) {
-      const auto& s = runs_[k].similarity;
-      if (s.is_null()) continue;
-      const auto rows = s.at("layers_a").get<std::vector<std::string>>();
-      const auto cols = s.at("layers_b").get<std::vector<std::string>>();
-      LW_CHECK(!rows.empty() && !cols.empty(), RunDir(runs_[k].dir).similarity(),
-               ": layers_a and layers_b must each name at least one layer");
-      const auto read = [&](const json& matrix, const std::string& where) {
-        LW_CHECK(matrix.is_array() && matrix.size() == rows.size(), where, " must have ",
-                 rows.size(), " rows (one per entry of layers_a)");
-        std::vector<double> values;
-        for (const auto& row : matrix) {
-          LW_CHECK(row.is_array() && row.size() == cols.size(), where, ": every row must have ",
-                   cols.size(), " entries (one per entry of layers_b)");
-          for (const auto& v : row) values.push_back(v.is_number() ? v.get<double>() : NAN);
-        }
-        return torch::tensor(values, torch::kFloat64).view({int64_t(rows.size()), -1});
-      };
-      const auto statistics = s.value("statistics", json::object());
-      for (const auto& [metric, matrix] : s.at("metrics").items()) {
-        const auto where = str_cat(RunDir(runs_[k].dir).similarity(), ": ", metric);
-        Matrix m{k, metric, read(matrix, where), rows, cols, {}, {}, {}};
-        if (statistics.is_object() && statistics.contains(metric)) {  // --bootstrap, --null
-          const auto& st = statistics.at(metric);
-          const std::pair<const char*, torch::Tensor*> fields[] = {
-              {"ci_low", &m.ci_low}, {"ci_high", &m.ci_high}, {"p_value", &m.p_value}};
-          for (const auto& [field, tensor] : fields)
-            if (st.is_object() && st.contains(field))
-              *tensor = read(st.at(field), str_cat(where, " ", field));
-        }
-        matrices.push_back(std::move(m));
-      }
-    }
-    std::stable_sort(matrices.begin(), matrices.end(), [](const Matrix& a, const Matrix& b) {
-      return (a.metric != "cos") < (b.metric != "cos");
-    });
-    return matrices;
-  }
-
   std::string similarity_section() {
     std::string html = "<section id=\"similarity\"><h2>Similarity between layers</h2>\n";
-    const auto matrices = read_matrices();
+    const auto matrices = read_similarity_matrices(runs_);
     if (matrices.empty())
       return html + none("a similarity.json (run layerwise similarity)") + "</section>\n";
     // Similarity of each layer to the last one (the last column): COS solid, others dashed.
