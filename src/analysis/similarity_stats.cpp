@@ -121,11 +121,13 @@ void bootstrap(const std::vector<std::string>& metrics, const Layers& a, const L
       recomputed.push_back(name);
       continue;
     }
-    const auto per_sample = cos_per_sample_matrix(a, b);                             // (N, La, Lb)
-    const auto counts = torch::zeros({options.bootstrap, n}, per_sample.options());  // (B, N)
-    for (int64_t k = 0; k < options.bootstrap; ++k)
-      counts[k].index_add_(0, resample_rows[size_t(k)].to(counts.device()),
-                           torch::ones({n}, per_sample.options()));
+    const auto per_sample = cos_per_sample_matrix(a, b);  // (N, La, Lb)
+    // How often each sample is drawn by each resample: (B, N), one scatter for all of them.
+    const auto rows = torch::stack(resample_rows).to(per_sample.device());  // (B, N)
+    const auto offsets = torch::arange(options.bootstrap, rows.options()).unsqueeze(1) * n;
+    const auto counts = torch::zeros({options.bootstrap, n}, per_sample.options());
+    counts.view(-1).index_add_(0, (rows + offsets).flatten(),
+                               torch::ones({options.bootstrap * n}, per_sample.options()));
     resampled[name] = (counts.mm(per_sample.flatten(1)) / double(n))
                           .view({options.bootstrap, per_sample.size(1), per_sample.size(2)})
                           .to(torch::kCPU, torch::kFloat64);
